@@ -1,0 +1,83 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   build the model artifact and serve it through the real Lambda runtime, cold then warm
+#   make test   unit + integration tests (real emulator, loopback servers) + template/Dockerfile lint
+# Everything else is listed by `make help`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Build/dev tools run on Python 3.11 (the torch 2.13.0 CPU wheel here is for 3.11);
+# the functions run on Python 3.12, as Lambda does, in a venv holding only their
+# runtime dependencies: what the image's final stage holds.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+RUNTIME_PYTHON ?= $(shell command -v python3.12 || ls -d $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1 || command -v python3)
+
+VENV := .venv
+RUNTIME_VENV := .venv-runtime
+STAMPS := .stamps
+ARTIFACT_DIR := build/artifacts/all-MiniLM-L6-v2
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export PYTHONPATH := $(CURDIR)/layers/runtime:$(CURDIR)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export SAM_CLI_TELEMETRY := 0
+
+FUNCTION ?= StandardFunction
+EVENT ?= events/predict.json
+
+.PHONY: help setup artifact demo serve invoke test test-unit test-integration lint lint-template lint-docker clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMPS)/venv: requirements.txt requirements.lock
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
+	@touch $@
+
+$(STAMPS)/runtime-venv: functions/inference/requirements.txt requirements.lock
+	@mkdir -p $(STAMPS)
+	$(RUNTIME_PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet -r functions/inference/requirements.txt awslambdaric==4.2.2 -c requirements.lock
+	@touch $@
+
+setup: $(STAMPS)/venv $(STAMPS)/runtime-venv ## create .venv (build, tests) and .venv-runtime (the functions)
+
+$(ARTIFACT_DIR)/manifest.json: $(STAMPS)/venv tools/build_artifact.py
+	$(PY) -m tools.build_artifact --out $(ARTIFACT_DIR)
+
+artifact: $(ARTIFACT_DIR)/manifest.json ## export all-MiniLM-L6-v2 to ONNX with a verified manifest
+
+demo: setup artifact ## serve the model under the Lambda runtime emulator: cold, warm, premium, errors
+	$(PY) -m tools.local.demo
+
+serve: setup artifact ## both tiers + a front door on 127.0.0.1:8080 (curl it; Ctrl-C stops)
+	$(PY) -m tools.local.serve
+
+invoke: setup artifact ## like `sam local invoke`: make invoke FUNCTION=PremiumFunction EVENT=events/predict-premium.json
+	$(PY) -m tools.local.invoke $(FUNCTION) -e $(EVENT)
+
+test: setup artifact ## everything CI runs: unit, integration, lint of template and Dockerfile
+	$(BIN)/pytest
+	$(MAKE) --no-print-directory lint-template lint-docker
+
+test-unit: setup ## unit tests only (no network, no emulator)
+	$(BIN)/pytest tests/unit
+
+test-integration: setup artifact ## tests against the real emulator and loopback servers
+	$(BIN)/pytest tests/integration
+
+lint-template: $(STAMPS)/venv ## sam validate --lint and cfn-lint on template.yaml
+	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
+	$(BIN)/cfn-lint template.yaml
+
+lint-docker: $(STAMPS)/venv ## hadolint on the Dockerfile
+	$(BIN)/hadolint functions/inference/Dockerfile
+
+lint: lint-template lint-docker ## all static checks
+
+clean: ## remove venvs, build outputs and caches
+	rm -rf $(VENV) $(RUNTIME_VENV) $(STAMPS) build .aws-sam .pytest_cache

@@ -1,0 +1,79 @@
+"""HTTP-facing errors. Each carries its status code and a machine-readable code.
+
+Every error response has the same body, ``{"error": {"code": ..., "message": ...}}``,
+where the message says what was wrong and what to send instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """Raised to answer a request with a JSON error; the base of the HTTP errors."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.details = details or {}
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequestError(ApiError):
+    """Raised when the request cannot be parsed (not JSON, not an object, a bad header)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class RouteNotFoundError(ApiError):
+    """Raised when no route has the requested path."""
+
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowedError(ApiError):
+    """Raised when the path exists but not for this HTTP method."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class PayloadTooLargeError(ApiError):
+    """Raised when the body, the number of inputs or one input exceeds its limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnprocessableError(ApiError):
+    """Raised when the JSON is well formed but does not follow the request schema."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class ModelUnavailableError(ApiError):
+    """Raised when the model is not loaded (still loading, or its artifact failed to verify)."""
+
+    status = 503
+    code = "model_not_ready"
+
+
+class InternalError(ApiError):
+    """Raised (as a response) for a bug of ours; the traceback goes to the logs, never the client."""
+
+    status = 500
+    code = "internal_error"

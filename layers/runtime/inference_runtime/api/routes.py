@@ -1,0 +1,166 @@
+"""The HTTP surface: /predict, /warm, /health behind an Application Load Balancer.
+
+The front door in ``template.yaml`` is an ALB whose listener rule sends
+``X-Latency-Tier: premium`` to the premium function and everything else to the
+standard one, so the functions receive ALB target-group events and answer through
+Powertools' ``ALBResolver``.
+
+Every failure becomes ``{"error": {"code", "message"}}`` with a 4xx (or 503 while the
+model is unavailable). Nothing a client sends can raise out of the handler, so a bad
+request never costs the environment its loaded model.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.event_handler import ALBResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from ..lifecycle import consume_cold_start, init_type, instance_id
+from ..log import logger
+from .errors import (
+    ApiError,
+    BadRequestError,
+    InternalError,
+    MethodNotAllowedError,
+    ModelUnavailableError,
+    RouteNotFoundError,
+)
+from .validation import parse_hold_ms, parse_predict_body, requested_tier
+
+if TYPE_CHECKING:
+    from ..service import InferenceService
+
+# path -> allowed methods; the single source for routing, 404 and 405.
+ROUTES: dict[str, tuple[str, ...]] = {"/predict": ("POST",), "/warm": ("GET",), "/health": ("GET",)}
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def error_response(error: ApiError) -> Response:
+    return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON,
+                    body=error.body(), headers=error.headers)
+
+
+def alb_error_result(error: ApiError) -> dict[str, Any]:
+    """An ALB response for errors raised before the resolver could run (a malformed event)."""
+    import json
+
+    status = HTTPStatus(error.status)
+    return {
+        "statusCode": error.status,
+        "statusDescription": f"{error.status} {status.phrase}",
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps(error.body()),
+        "isBase64Encoded": False,
+    }
+
+
+def build_app(service: "InferenceService") -> ALBResolver:
+    """Wire the routes to ``service``; the resolver is built once per environment."""
+    app = ALBResolver()
+    config = service.config
+
+    def request_context() -> dict[str, Any]:
+        return {"instance": instance_id(), "cold_start": app.context.get("cold_start", False),
+                "tier": config.tier}
+
+    @app.post("/predict")
+    def predict() -> dict[str, Any]:
+        requested_tier(app.current_event.headers)
+        texts = parse_predict_body(_raw_body(app.current_event.raw_event), config)
+        started = time.perf_counter()
+        outputs = service.embed(texts)
+        logger.debug("predict", extra={"inputs": len(texts),
+                                       "inference_ms": round((time.perf_counter() - started) * 1000, 3)})
+        return {"outputs": outputs, **service.model_identity(), **request_context()}
+
+    @app.get("/warm")
+    def warm() -> dict[str, Any]:
+        # Cheap by design: no inference. keep-warm passes hold_ms so that its N
+        # concurrent pings overlap and land on N distinct environments.
+        hold_ms = parse_hold_ms((app.current_event.query_string_parameters or {}).get("hold_ms"), config)
+        if not service.ready:
+            service.load()  # raises ModelUnavailableError (503) with the reason
+        if hold_ms:
+            time.sleep(hold_ms / 1000.0)
+        context = request_context()
+        return {"status": "warm", "model_loaded": True, **service.model_identity(), **context,
+                "first_invocation": context["cold_start"], "init_type": init_type(),
+                "init": service.init_summary()}
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        if not service.ready:
+            raise ModelUnavailableError(
+                f"not ready: {service.error or 'the model has not been loaded yet'}",
+                details={"instance": instance_id(), "tier": config.tier},
+            )
+        return {"status": "ready", **service.model_identity(), "instance": instance_id(),
+                "tier": config.tier, "init_type": init_type(), "init": service.init_summary()}
+
+    @app.not_found
+    def not_found(_: NotFoundError) -> Response:
+        method, path = app.current_event.http_method, app.current_event.path
+        allowed = ROUTES.get(path)
+        if allowed:
+            return error_response(MethodNotAllowedError(
+                f"{method} is not allowed on {path}; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            ))
+        return error_response(RouteNotFoundError(
+            f"no route {path}; the routes are {', '.join(f'{m} {p}' for p, ms in ROUTES.items() for m in ms)}"
+        ))
+
+    @app.exception_handler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        if error.status >= 500:
+            logger.warning("request refused", extra={"code": error.code, "error": error.message})
+        return error_response(error)
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response:
+        # A bug of ours, not the client's: log the traceback, answer without it.
+        logger.exception("unhandled error")
+        return error_response(InternalError("internal error; the details are in the function's logs"))
+
+    return app
+
+
+def _raw_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            raise BadRequestError("the event says the body is base64 but it is not", code="invalid_body") from None
+    return body.encode("utf-8")
+
+
+def build_handler(service: "InferenceService") -> Handler:
+    """The Lambda handler: flips the cold-start flag, routes, and never raises."""
+    app = build_app(service)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        cold = consume_cold_start()
+        if not (isinstance(event, dict) and isinstance(event.get("httpMethod"), str)
+                and isinstance(event.get("path"), str)):
+            return alb_error_result(ApiError(
+                "this function expects an Application Load Balancer request event "
+                "(see events/ for examples); got something else", code="unsupported_event"))
+        app.append_context(cold_start=cold)
+        try:
+            result = app.resolve(event, context)
+        finally:
+            app.clear_context()
+        # ALB wants a status line; Powertools leaves it out.
+        status = HTTPStatus(result["statusCode"])
+        result.setdefault("statusDescription", f"{status.value} {status.phrase}")
+        return result
+
+    return handler

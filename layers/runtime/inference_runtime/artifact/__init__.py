@@ -1,0 +1,37 @@
+"""Model artifacts: the manifest that describes one, and verified reads of its files.
+
+Build-time code (export, publish) lives in ``tools/``; this package holds only what
+the runtime needs to trust what it loads.
+"""
+
+from .errors import ArtifactError, IntegrityError, ManifestError
+from .files import atomic_write_bytes, check_bytes, read_verified, sha256_file, verify_file
+from .manifest import (
+    MANIFEST_FILENAME,
+    FileEntry,
+    Manifest,
+    content_version,
+    describe_files,
+    read_manifest,
+    verify_artifact,
+    write_manifest,
+)
+
+__all__ = [
+    "MANIFEST_FILENAME",
+    "ArtifactError",
+    "FileEntry",
+    "IntegrityError",
+    "Manifest",
+    "ManifestError",
+    "atomic_write_bytes",
+    "check_bytes",
+    "content_version",
+    "describe_files",
+    "read_manifest",
+    "read_verified",
+    "sha256_file",
+    "verify_artifact",
+    "verify_file",
+    "write_manifest",
+]

@@ -1,0 +1,97 @@
+"""File primitives every artifact reader and writer shares: hashing and atomic writes.
+
+A file is only ever visible under its final name once it is complete: writers put the
+bytes in a temporary file in the same directory (so the rename stays on one file
+system), fsync it, then ``os.replace`` it into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import IntegrityError
+
+# 1 MiB reads keep hashing at memory speed without holding a whole file twice.
+_CHUNK_BYTES = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_verified(path: str | os.PathLike[str], *, size: int, sha256: str) -> bytes:
+    """Read a whole file and return its bytes only if size and sha256 match.
+
+    Reading once and hashing the same buffer means a loader that needs the bytes (an
+    ONNX Runtime session built from memory) never reads the file twice.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise IntegrityError(f"{path} is missing; rebuild or re-fetch the artifact") from exc
+    check_bytes(data, name=str(path), size=size, sha256=sha256)
+    return data
+
+
+def check_bytes(data: bytes, *, name: str, size: int, sha256: str) -> None:
+    """Raise IntegrityError unless ``data`` has the expected size and sha256."""
+    if len(data) != size:
+        raise IntegrityError(
+            f"{name}: expected {size} bytes, found {len(data)}; the file is truncated or "
+            "was replaced; rebuild or re-fetch the artifact"
+        )
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise IntegrityError(
+            f"{name}: sha256 {actual} does not match the manifest's {sha256}; the file is "
+            "corrupt or was modified; rebuild or re-fetch the artifact"
+        )
+
+
+def verify_file(path: str | os.PathLike[str], *, size: int, sha256: str) -> None:
+    """Stream a file through sha256 and raise IntegrityError unless it matches."""
+    path = Path(path)
+    if not path.is_file():
+        raise IntegrityError(f"{path} is missing; rebuild or re-fetch the artifact")
+    actual_size = path.stat().st_size
+    if actual_size != size:
+        raise IntegrityError(
+            f"{path}: expected {size} bytes, found {actual_size}; rebuild or re-fetch the artifact"
+        )
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise IntegrityError(
+            f"{path}: sha256 {actual} does not match the manifest's {sha256}; "
+            "rebuild or re-fetch the artifact"
+        )
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see either the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600; artifacts are read by other users (a container's runtime user).
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        # Never leave a half-written temporary file behind, whatever interrupted us.
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,32 @@
+"""The shape every inference backend has: load a verified artifact, embed a batch of texts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..artifact import Manifest
+    from ..lifecycle import PhaseTrace
+
+
+class EmbeddingBackend(ABC):
+    """A loaded sentence-embedding model."""
+
+    #: short backend name for traces and responses
+    name: str = "abstract"
+
+    def __init__(self, manifest: "Manifest") -> None:
+        self.manifest = manifest
+
+    @classmethod
+    @abstractmethod
+    def load(cls, artifact_dir: Path, manifest: "Manifest", *, trace: "PhaseTrace",
+             intra_op_threads: int = 0) -> "EmbeddingBackend":
+        """Verify and load the artifact's files, recording phases in ``trace``."""
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One L2-normalised embedding per text, in order."""

@@ -1,0 +1,172 @@
+"""Every environment variable the runtime reads, named and resolved in one place.
+
+In the cloud only ``template.yaml`` sets these; locally the emulator tools do. Each
+value is resolved the same way: an explicit argument, then the environment variable,
+then the default. Values are validated when the config object is created, so a typo
+in a template parameter fails init with a message naming the variable, not later
+with a confusing error deep in a request.
+
+The README's "Environment variables" table documents each one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# --- inference function -------------------------------------------------------------
+MODEL_ARTIFACT_DIR = "MODEL_ARTIFACT_DIR"
+LATENCY_TIER = "LATENCY_TIER"
+PRELOAD_MODEL = "PRELOAD_MODEL"
+MAX_INPUTS = "MAX_INPUTS"
+MAX_INPUT_CHARS = "MAX_INPUT_CHARS"
+MAX_BODY_BYTES = "MAX_BODY_BYTES"
+MAX_WARM_HOLD_MS = "MAX_WARM_HOLD_MS"
+ORT_INTRA_OP_THREADS = "ORT_INTRA_OP_THREADS"
+MODEL_RETRY_SECONDS = "MODEL_RETRY_SECONDS"
+CUDA_MODULE_LOADING = "CUDA_MODULE_LOADING"
+
+# --- keep-warm function -------------------------------------------------------------
+STANDARD_ALIAS_ARN = "STANDARD_ALIAS_ARN"
+PREMIUM_ALIAS_ARN = "PREMIUM_ALIAS_ARN"
+STANDARD_WARM_COUNT = "STANDARD_WARM_COUNT"
+PREMIUM_WARM_COUNT = "PREMIUM_WARM_COUNT"
+WARM_HOLD_MS = "WARM_HOLD_MS"
+LAMBDA_ENDPOINT_URL = "LAMBDA_ENDPOINT_URL"
+
+# --- set by the Lambda service (read only) ------------------------------------------
+AWS_LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
+AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
+
+TIERS = ("standard", "premium")
+DEFAULT_TIER = "standard"
+
+
+class ConfigError(ValueError):
+    """Raised when an environment variable holds a value the runtime cannot use."""
+
+
+def resolve(name: str, explicit: object | None = None, default: str | None = None,
+            environ: Mapping[str, str] | None = None) -> str | None:
+    """Explicit argument, then environment variable, then default."""
+    if explicit is not None:
+        return str(explicit)
+    env = os.environ if environ is None else environ
+    value = env.get(name)
+    return value if value not in (None, "") else default
+
+
+def resolve_int(name: str, explicit: int | None, default: int, *, minimum: int, maximum: int,
+                environ: Mapping[str, str] | None = None) -> int:
+    raw = resolve(name, explicit, str(default), environ)
+    try:
+        value = int(str(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from exc
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} is out of range; use {minimum}..{maximum}")
+    return value
+
+
+def resolve_bool(name: str, explicit: bool | None, default: bool,
+                 environ: Mapping[str, str] | None = None) -> bool:
+    raw = resolve(name, None if explicit is None else str(explicit).lower(), str(default).lower(), environ)
+    lowered = str(raw).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def resolve_tier(name: str, explicit: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> str:
+    tier = str(resolve(name, explicit, DEFAULT_TIER, environ)).strip().lower()
+    if tier not in TIERS:
+        raise ConfigError(f"{name}={tier!r} is not a tier; use one of {', '.join(TIERS)}")
+    return tier
+
+
+def _default_artifact_dir(environ: Mapping[str, str]) -> str:
+    # In the image the artifact sits beside the code; from a checkout, where make builds it.
+    task_root = environ.get(LAMBDA_TASK_ROOT)
+    if task_root:
+        return str(Path(task_root) / "model")
+    return str(Path(__file__).resolve().parents[3] / "build" / "artifacts" / "all-MiniLM-L6-v2")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Configuration of one inference execution environment."""
+
+    artifact_dir: Path
+    tier: str = DEFAULT_TIER
+    preload_model: bool = True
+    max_inputs: int = 64
+    max_input_chars: int = 10_000
+    max_body_bytes: int = 256 * 1024
+    max_warm_hold_ms: int = 2_000
+    intra_op_threads: int = 0
+    model_retry_seconds: int = 5
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **explicit: object) -> "RuntimeConfig":
+        env = os.environ if environ is None else environ
+
+        def num(name: str, key: str, default: int, lo: int, hi: int) -> int:
+            return resolve_int(name, explicit.get(key), default, minimum=lo, maximum=hi, environ=env)  # type: ignore[arg-type]
+
+        return cls(
+            artifact_dir=Path(str(resolve(MODEL_ARTIFACT_DIR, explicit.get("artifact_dir"),
+                                          _default_artifact_dir(env), env))),
+            tier=resolve_tier(LATENCY_TIER, explicit.get("tier"), env),  # type: ignore[arg-type]
+            preload_model=resolve_bool(PRELOAD_MODEL, explicit.get("preload_model"), True, env),  # type: ignore[arg-type]
+            max_inputs=num(MAX_INPUTS, "max_inputs", 64, 1, 4096),
+            max_input_chars=num(MAX_INPUT_CHARS, "max_input_chars", 10_000, 1, 1_000_000),
+            # 1 MB is the largest body an ALB passes to Lambda.
+            max_body_bytes=num(MAX_BODY_BYTES, "max_body_bytes", 256 * 1024, 1, 1_000_000),
+            max_warm_hold_ms=num(MAX_WARM_HOLD_MS, "max_warm_hold_ms", 2_000, 0, 10_000),
+            intra_op_threads=num(ORT_INTRA_OP_THREADS, "intra_op_threads", 0, 0, 64),
+            model_retry_seconds=num(MODEL_RETRY_SECONDS, "model_retry_seconds", 5, 0, 3600),
+        )
+
+
+@dataclass(frozen=True)
+class WarmTarget:
+    """One tier's alias and how many environments keep-warm holds warm there."""
+
+    tier: str
+    function: str
+    count: int
+
+
+@dataclass(frozen=True)
+class KeepWarmConfig:
+    """Configuration of the keep-warm function."""
+
+    targets: tuple[WarmTarget, ...]
+    hold_ms: int = 250
+    endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "KeepWarmConfig":
+        env = os.environ if environ is None else environ
+        targets = []
+        for tier, arn_var, count_var in (
+            ("standard", STANDARD_ALIAS_ARN, STANDARD_WARM_COUNT),
+            ("premium", PREMIUM_ALIAS_ARN, PREMIUM_WARM_COUNT),
+        ):
+            count = resolve_int(count_var, None, 0, minimum=0, maximum=100, environ=env)
+            function = resolve(arn_var, None, None, env)
+            if count and not function:
+                raise ConfigError(f"{count_var}={count} but {arn_var} is not set")
+            if count:
+                targets.append(WarmTarget(tier=tier, function=str(function), count=count))
+        return cls(
+            targets=tuple(targets),
+            hold_ms=resolve_int(WARM_HOLD_MS, None, 250, minimum=0, maximum=10_000, environ=env),
+            endpoint_url=resolve(LAMBDA_ENDPOINT_URL, None, None, env),
+        )
