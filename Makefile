@@ -31,17 +31,18 @@ EVENT ?= events/predict.json
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMPS)/venv: requirements.txt requirements.lock
+$(STAMPS)/venv: requirements.txt requirements.lock tools/requirements-build.txt functions/inference/requirements.txt
 	@mkdir -p $(STAMPS)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet --upgrade pip==26.3
 	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
 	@touch $@
 
 $(STAMPS)/runtime-venv: functions/inference/requirements.txt requirements.lock
 	@mkdir -p $(STAMPS)
 	$(RUNTIME_PYTHON) -m venv $(RUNTIME_VENV)
-	$(RUNTIME_VENV)/bin/python -m pip install --quiet -r functions/inference/requirements.txt awslambdaric==4.2.2 -c requirements.lock
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet --no-deps -r functions/inference/requirements.txt
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet awslambdaric==4.2.2 -c requirements.lock
 	@touch $@
 
 setup: $(STAMPS)/venv $(STAMPS)/runtime-venv ## create .venv (build, tests) and .venv-runtime (the functions)
