@@ -42,7 +42,8 @@ $(STAMPS)/runtime-venv: functions/inference/requirements.txt requirements.lock
 	@mkdir -p $(STAMPS)
 	$(RUNTIME_PYTHON) -m venv $(RUNTIME_VENV)
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet --no-deps -r functions/inference/requirements.txt
-	$(RUNTIME_VENV)/bin/python -m pip install --quiet awslambdaric==4.2.2 -c requirements.lock
+	@# The Lambda base image provides the runtime interface client and boto3; so does this venv.
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet awslambdaric==4.2.2 boto3==1.44.5 -c requirements.lock
 	@touch $@
 
 setup: $(STAMPS)/venv $(STAMPS)/runtime-venv ## create .venv (build, tests) and .venv-runtime (the functions)

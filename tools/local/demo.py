@@ -39,7 +39,9 @@ class Client:
         response = self._conn.getresponse()
         payload = response.read()
         elapsed_ms = (time.perf_counter() - started) * 1000
-        return response.status, json.loads(payload or b"{}"), elapsed_ms
+        if "json" in (response.getheader("Content-Type") or ""):
+            return response.status, json.loads(payload or b"{}"), elapsed_ms
+        return response.status, {"text": payload.decode(errors="replace")}, elapsed_ms
 
     def close(self) -> None:
         self._conn.close()

@@ -1,0 +1,137 @@
+"""The manifest: round trip, verification at every read, atomic writes, hostile input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inference_runtime.artifact import (
+    FileEntry,
+    IntegrityError,
+    Manifest,
+    ManifestError,
+    atomic_write_bytes,
+    content_version,
+    describe_files,
+    read_manifest,
+    read_verified,
+    verify_artifact,
+    write_manifest,
+)
+
+
+def make_artifact(root: Path) -> Manifest:
+    (root / "weights.bin").write_bytes(bytes(range(256)) * 64)
+    (root / "tokenizer.json").write_text('{"version": "1.0"}')
+    files = describe_files(root, ["weights.bin", "tokenizer.json"])
+    manifest = Manifest(name="tiny", version=content_version(files), format="onnx", files=files,
+                        model={"entrypoint": "weights.bin"})
+    write_manifest(root, manifest)
+    return manifest
+
+
+def test_round_trip_and_verify(tmp_path: Path) -> None:
+    # GIVEN an artifact written with its manifest
+    written = make_artifact(tmp_path)
+    # WHEN it is read back and verified
+    read = verify_artifact(tmp_path)
+    # THEN it is the same manifest, and the sizes and hashes are the files' own
+    assert read == written
+    assert read.file("weights.bin").size == 256 * 64
+
+
+def test_flipped_byte_is_detected(tmp_path: Path) -> None:
+    manifest = make_artifact(tmp_path)
+    data = bytearray((tmp_path / "weights.bin").read_bytes())
+    data[1000] ^= 0x01
+    (tmp_path / "weights.bin").write_bytes(bytes(data))
+    entry = manifest.file("weights.bin")
+    with pytest.raises(IntegrityError, match="sha256 .* does not match"):
+        read_verified(tmp_path / "weights.bin", size=entry.size, sha256=entry.sha256)
+    with pytest.raises(IntegrityError):
+        verify_artifact(tmp_path)
+
+
+def test_truncated_and_missing_files_are_detected(tmp_path: Path) -> None:
+    manifest = make_artifact(tmp_path)
+    entry = manifest.file("weights.bin")
+    (tmp_path / "weights.bin").write_bytes(b"short")
+    with pytest.raises(IntegrityError, match=f"expected {entry.size} bytes, found 5"):
+        read_verified(tmp_path / "weights.bin", size=entry.size, sha256=entry.sha256)
+    (tmp_path / "weights.bin").unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        verify_artifact(tmp_path)
+
+
+def test_manifest_whose_hash_does_not_match_refuses_to_load(tmp_path: Path) -> None:
+    make_artifact(tmp_path)
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    data["files"][0]["sha256"] = "0" * 64
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(IntegrityError):
+        verify_artifact(tmp_path)
+
+
+@pytest.mark.parametrize("path", ["../etc/passwd", "/etc/passwd", "a/../../b", ""])
+def test_paths_outside_the_artifact_are_rejected(path: str) -> None:
+    with pytest.raises(ManifestError, match="relative"):
+        FileEntry(path=path, size=1, sha256="0" * 64)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(schema=99), "schema 99 is not supported"),
+    (lambda d: d.pop("files"), "missing or mistypes"),
+    (lambda d: d.update(name=""), "'name' must be a non-empty string"),
+    (lambda d: d["files"][0].update(sha256="XYZ"), "64 lowercase hex"),
+    (lambda d: d["files"].append(dict(d["files"][0])), "same file twice"),
+])
+def test_invalid_manifests_say_what_is_wrong(tmp_path: Path, mutate, message: str) -> None:
+    make_artifact(tmp_path)
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    mutate(data)
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match=message):
+        read_manifest(tmp_path)
+
+
+def test_missing_manifest_tells_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="make artifact"):
+        read_manifest(tmp_path)
+
+
+def test_unknown_file_lookup_lists_what_is_there(tmp_path: Path) -> None:
+    manifest = make_artifact(tmp_path)
+    with pytest.raises(ManifestError, match="lists no 'model.onnx' .*weights.bin, tokenizer.json"):
+        manifest.file("model.onnx")
+
+
+def test_content_version_follows_the_bytes(tmp_path: Path) -> None:
+    first = make_artifact(tmp_path)
+    (tmp_path / "tokenizer.json").write_text('{"version": "2.0"}')
+    second = describe_files(tmp_path, ["weights.bin", "tokenizer.json"])
+    assert content_version(first.files) == content_version(tuple(reversed(first.files)))
+    assert content_version(second) != first.version
+
+
+def test_atomic_write_replaces_whole_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "file.bin"
+    atomic_write_bytes(target, b"old")
+    atomic_write_bytes(target, b"new contents")
+    assert target.read_bytes() == b"new contents"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.bin"]
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_atomic_write_failure_leaves_no_temporary(tmp_path: Path) -> None:
+    # GIVEN a target the final rename cannot replace (a non-empty directory)
+    target = tmp_path / "model.onnx"
+    target.mkdir()
+    (target / "keep").write_bytes(b"old")
+    # WHEN writing fails at the last step
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    # THEN what was there is untouched and no temporary file is left behind
+    assert (target / "keep").read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]

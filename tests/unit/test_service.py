@@ -1,0 +1,96 @@
+"""Loading: nothing unverified is served, failures are not cached forever, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inference_runtime.api.routes import build_handler
+from inference_runtime.config import RuntimeConfig
+from inference_runtime.lifecycle import new_instance
+from inference_runtime.service import InferenceService
+from tests.helpers import REPO_ROOT, body, load_event
+
+
+def corrupt(path: Path, offset: int = 4096) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_weights_are_never_served(artifact_copy: Path) -> None:
+    # GIVEN an artifact whose weights lost one bit
+    corrupt(artifact_copy / "model.onnx")
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_copy, model_retry_seconds=0))
+    # WHEN the environment initialises and requests arrive
+    service.start()
+    new_instance()
+    handler = build_handler(service)
+    predict = handler(load_event("predict.json"), None)
+    health = handler(load_event("health.json"), None)
+    warm = handler(load_event("warm.json"), None)
+    # THEN nothing is loaded, and every route says why with a 503
+    assert not service.ready
+    for result in (predict, health, warm):
+        assert result["statusCode"] == 503
+        assert body(result)["error"]["code"] == "model_not_ready"
+    assert "sha256" in body(predict)["error"]["message"]
+    assert "model.onnx" in body(predict)["error"]["message"]
+
+
+def test_a_repaired_artifact_is_loaded_on_retry(artifact_dir: Path, artifact_copy: Path) -> None:
+    # GIVEN an environment whose first load failed
+    original = (artifact_copy / "tokenizer.json").read_bytes()
+    corrupt(artifact_copy / "tokenizer.json", offset=10)
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_copy, model_retry_seconds=0))
+    service.start()
+    assert not service.ready and "tokenizer.json" in (service.error or "")
+    # WHEN the file is repaired THEN the next request loads the model and is served
+    (artifact_copy / "tokenizer.json").write_bytes(original)
+    result = build_handler(service)(load_event("predict.json"), None)
+    assert result["statusCode"] == 200 and service.ready and service.error is None
+
+
+def test_retries_are_spaced(artifact_copy: Path) -> None:
+    (artifact_copy / "manifest.json").unlink()
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_copy, model_retry_seconds=3600))
+    service.start()
+    first_error = service.error
+    assert first_error and "make artifact" in first_error
+    # a request inside the retry window answers at once from the kept error
+    result = build_handler(service)(load_event("predict.json"), None)
+    assert result["statusCode"] == 503 and "retries the load at most every 3600 s" in body(result)["error"]["message"]
+
+
+def test_missing_artifact_dir_is_a_503_not_a_crash(tmp_path: Path) -> None:
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tmp_path / "nowhere"))
+    service.start()
+    result = build_handler(service)(load_event("health.json"), None)
+    assert result["statusCode"] == 503
+
+
+IMPORT_PROBE = """
+import json, os, sys, time
+os.environ["PRELOAD_MODEL"] = "false"
+sys.path[:0] = [{runtime!r}, {function!r}]
+started = time.perf_counter()
+import app
+elapsed = time.perf_counter() - started
+heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"torch", "transformers", "onnxruntime", "numpy", "tokenizers"}})
+print(json.dumps({{"heavy": heavy, "cuda": os.environ.get("CUDA_MODULE_LOADING"), "seconds": elapsed}}))
+"""
+
+
+def test_importing_the_handler_imports_nothing_heavy() -> None:
+    # A fresh interpreter: this process already has numpy and onnxruntime loaded.
+    probe = IMPORT_PROBE.format(runtime=str(REPO_ROOT / "layers" / "runtime"),
+                                function=str(REPO_ROOT / "functions" / "inference"))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin"})
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["heavy"] == []
+    assert report["cuda"] == "LAZY"

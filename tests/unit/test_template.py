@@ -1,0 +1,124 @@
+"""template.yaml, the Dockerfile and the local tools agree on one design."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from inference_runtime import config
+from tests.helpers import REPO_ROOT
+from tools.local.emulator import FUNCTIONS
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return cfn_yaml.load(str(REPO_ROOT / "template.yaml"))
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_layout() -> None:
+    for name in ("template.yaml", "functions", "layers", "keepwarm", "events", "tests", "samconfig.toml",
+                 "requirements.txt", "README.md", "Makefile", ".ci/run", ".dockerignore"):
+        assert (REPO_ROOT / name).exists(), name
+
+
+def test_two_tiers_from_one_image(template: dict[str, Any]) -> None:
+    functions = resources(template, "AWS::Serverless::Function")
+    standard, premium = functions["StandardFunction"], functions["PremiumFunction"]
+    for function in (standard, premium):
+        assert function["Properties"]["PackageType"] == "Image"
+        assert function["Properties"]["AutoPublishAlias"] == "live"
+        assert function["Metadata"]["Dockerfile"] == "functions/inference/Dockerfile"
+        assert function["Metadata"]["DockerContext"] == "."
+    assert "ProvisionedConcurrencyConfig" in premium["Properties"]
+    assert "ProvisionedConcurrencyConfig" not in standard["Properties"]
+    # no router function on the request path: the only other function is keep-warm
+    assert set(functions) == {"StandardFunction", "PremiumFunction", "KeepWarmFunction"}
+
+
+def test_local_emulator_runs_the_functions_as_the_template_configures_them(template: dict[str, Any]) -> None:
+    for logical_id in ("StandardFunction", "PremiumFunction"):
+        env = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert FUNCTIONS[logical_id].environment["LATENCY_TIER"] == env["LATENCY_TIER"]
+    keepwarm = template["Resources"]["KeepWarmFunction"]["Properties"]
+    assert keepwarm["CodeUri"].rstrip("/") == "keepwarm" and keepwarm["Handler"] == FUNCTIONS["KeepWarmFunction"].handler
+
+
+def test_every_variable_the_template_sets_is_one_the_runtime_names(template: dict[str, Any]) -> None:
+    known = {value for name, value in vars(config).items() if name.isupper() and isinstance(value, str)}
+    powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE"}
+    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    for function in resources(template, "AWS::Serverless::Function").values():
+        names |= set(function["Properties"].get("Environment", {}).get("Variables", {}))
+    assert names - powertools <= known
+
+
+def test_front_door_routes_premium_by_header_to_the_premium_alias(template: dict[str, Any]) -> None:
+    rule = template["Resources"]["PremiumTierRule"]["Properties"]
+    (condition,) = rule["Conditions"]
+    assert condition["Field"] == "http-header"
+    assert condition["HttpHeaderConfig"] == {"HttpHeaderName": "X-Latency-Tier", "Values": ["premium"]}
+    assert rule["Actions"][0]["TargetGroupArn"] == {"Ref": "PremiumTargetGroup"}
+    groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert groups["PremiumTargetGroup"]["Properties"]["Targets"] == [{"Id": {"Ref": "PremiumFunction.Alias"}}]
+    assert groups["StandardTargetGroup"]["Properties"]["Targets"] == [{"Id": {"Ref": "StandardFunction.Alias"}}]
+    default = template["Resources"]["HttpsListener"]["Properties"]["DefaultActions"][0]
+    assert default["TargetGroupArn"] == {"Ref": "StandardTargetGroup"}
+
+
+def test_premium_autoscaling_tracks_utilisation(template: dict[str, Any]) -> None:
+    policy = template["Resources"]["PremiumScalingPolicy"]["Properties"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    spec = policy["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
+    assert spec["PredefinedMetricType"] == "LambdaProvisionedConcurrencyUtilization"
+    target = template["Resources"]["PremiumScalableTarget"]["Properties"]
+    assert target["ScalableDimension"] == "lambda:function:ProvisionedConcurrency"
+
+
+def test_keepwarm_is_scheduled_and_may_only_invoke_the_aliases(template: dict[str, Any]) -> None:
+    keepwarm = template["Resources"]["KeepWarmFunction"]["Properties"]
+    assert keepwarm["Events"]["Schedule"]["Type"] == "ScheduleV2"
+    assert keepwarm["Runtime"] == "python3.12"
+    (statement,) = keepwarm["Policies"][0]["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"] == [{"Ref": "StandardFunction.Alias"}, {"Ref": "PremiumFunction.Alias"}]
+    schedule_input = keepwarm["Events"]["Schedule"]["Properties"]["Input"]
+    assert schedule_input.strip() == (REPO_ROOT / "events" / "keepwarm-schedule.json").read_text().strip()
+
+
+def test_every_function_has_a_log_group_with_retention(template: dict[str, Any]) -> None:
+    groups = resources(template, "AWS::Logs::LogGroup").values()
+    named = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups}
+    for logical_id in resources(template, "AWS::Serverless::Function"):
+        assert f"/aws/lambda/${{{logical_id}}}" in named
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups)
+
+
+def test_dockerfile_runtime_stage_holds_only_inference() -> None:
+    dockerfile = (REPO_ROOT / "functions" / "inference" / "Dockerfile").read_text()
+    stages = re.split(r"^FROM ", dockerfile, flags=re.M)
+    runtime = stages[-1]
+    assert runtime.startswith("${LAMBDA_BASE} AS runtime")
+    assert "ARG LAMBDA_BASE=public.ecr.aws/lambda/python:3.12" in dockerfile
+    assert "CUDA_MODULE_LOADING=LAZY" in runtime
+    assert "torch" not in runtime.lower().replace("# ", "")
+    runtime_requirements = (REPO_ROOT / "functions" / "inference" / "requirements.txt").read_text()
+    pinned = [line.split("#")[0].strip() for line in runtime_requirements.splitlines()]
+    pinned = [line for line in pinned if line]
+    assert pinned and all("==" in line for line in pinned)
+    assert not any(line.startswith(("torch", "transformers")) for line in pinned)
+
+
+def test_requirements_are_pinned() -> None:
+    for path in ("requirements.txt", "tools/requirements-build.txt"):
+        for line in (REPO_ROOT / path).read_text().splitlines():
+            line = line.split("#")[0].strip()
+            if line and not line.startswith("-r"):
+                assert "==" in line, f"{path}: {line} is not pinned"
