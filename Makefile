@@ -10,8 +10,15 @@ SHELL := /bin/bash
 # Build/dev tools run on Python 3.11 (the torch 2.13.0 CPU wheel here is for 3.11);
 # the functions run on Python 3.12, as Lambda does, in a venv holding only their
 # runtime dependencies: what the image's final stage holds.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-RUNTIME_PYTHON ?= $(shell command -v python3.12 || ls -d $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1 || command -v python3)
+# The first candidate that actually runs (a pyenv shim may exist for a version that is
+# not selected, and fail when called).
+first_working = $(firstword $(foreach p,$(1),$(shell "$(p)" -c "import sys" >/dev/null 2>&1 && echo "$(p)")))
+ifndef PYTHON
+PYTHON := $(call first_working,python3.11 $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) python3)
+endif
+ifndef RUNTIME_PYTHON
+RUNTIME_PYTHON := $(call first_working,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12))
+endif
 
 VENV := .venv
 RUNTIME_VENV := .venv-runtime
@@ -39,6 +46,7 @@ $(STAMPS)/venv: requirements.txt requirements.lock tools/requirements-build.txt 
 	@touch $@
 
 $(STAMPS)/runtime-venv: functions/inference/requirements.txt requirements.lock
+	@test -n "$(RUNTIME_PYTHON)" || { echo "Python 3.12 (what Lambda runs) was not found: install it, or set RUNTIME_PYTHON=/path/to/python3.12"; exit 1; }
 	@mkdir -p $(STAMPS)
 	$(RUNTIME_PYTHON) -m venv $(RUNTIME_VENV)
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet --no-deps -r functions/inference/requirements.txt
