@@ -17,10 +17,21 @@ TRACE = PhaseTrace()
 # Interpreter start, the Lambda runtime client and our imports so far, up to this line.
 TRACE.record("runtime_and_imports", 0.0, TRACE.now_ms())
 
-from inference_runtime.api.routes import build_handler  # noqa: E402
 from inference_runtime.service import InferenceService  # noqa: E402
 
 SERVICE = InferenceService.from_env(trace=TRACE)
-SERVICE.start()
+# The model loads on a background thread. Once it has imported onnxruntime (imports
+# hold the GIL, so doing ours at the same time would only take turns), this thread
+# imports the HTTP layer while the session is created.
+SERVICE.start_loading()
+SERVICE.wait_backend_imported()
 
-handler = build_handler(SERVICE)
+with TRACE.phase("import_api"):
+    from inference_runtime.api.routes import build_handler
+    from inference_runtime.lifecycle.snapstart import register_hooks
+
+    handler = build_handler(SERVICE)
+    register_hooks(SERVICE)
+
+# Init ends with the model loaded, verified and warm (or with the reason it is not).
+SERVICE.wait_ready()

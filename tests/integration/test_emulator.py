@@ -93,9 +93,9 @@ def test_front_door_refuses_what_an_alb_refuses(deployment: LocalDeployment) -> 
 
 
 def test_corrupt_artifact_answers_503_through_the_emulator(artifact_copy: Path) -> None:
-    data = bytearray((artifact_copy / "model.onnx").read_bytes())
+    data = bytearray((artifact_copy / "model.onnx.data").read_bytes())
     data[len(data) // 2] ^= 0x01
-    (artifact_copy / "model.onnx").write_bytes(bytes(data))
+    (artifact_copy / "model.onnx.data").write_bytes(bytes(data))
     with start_function("StandardFunction", env={"MODEL_ARTIFACT_DIR": str(artifact_copy)}) as function:
         for name in ("predict.json", "health.json"):
             result = function.invoke(load_event(name))

@@ -23,8 +23,8 @@ def corrupt(path: Path, offset: int = 4096) -> None:
 
 
 def test_corrupt_weights_are_never_served(artifact_copy: Path) -> None:
-    # GIVEN an artifact whose weights lost one bit
-    corrupt(artifact_copy / "model.onnx")
+    # GIVEN an artifact whose weights (the external data file) lost one bit
+    corrupt(artifact_copy / "model.onnx.data")
     service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_copy, model_retry_seconds=0))
     # WHEN the environment initialises and requests arrive
     service.start()
@@ -39,7 +39,7 @@ def test_corrupt_weights_are_never_served(artifact_copy: Path) -> None:
         assert result["statusCode"] == 503
         assert body(result)["error"]["code"] == "model_not_ready"
     assert "sha256" in body(predict)["error"]["message"]
-    assert "model.onnx" in body(predict)["error"]["message"]
+    assert "model.onnx.data" in body(predict)["error"]["message"]
 
 
 def test_a_repaired_artifact_is_loaded_on_retry(artifact_dir: Path, artifact_copy: Path) -> None:

@@ -26,6 +26,10 @@ MAX_BODY_BYTES = "MAX_BODY_BYTES"
 MAX_WARM_HOLD_MS = "MAX_WARM_HOLD_MS"
 ORT_INTRA_OP_THREADS = "ORT_INTRA_OP_THREADS"
 MODEL_RETRY_SECONDS = "MODEL_RETRY_SECONDS"
+WARMUP_BATCH_SIZES = "WARMUP_BATCH_SIZES"
+WARMUP_SEQUENCE_LENGTHS = "WARMUP_SEQUENCE_LENGTHS"
+WARMUP_ITERATIONS = "WARMUP_ITERATIONS"
+METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 CUDA_MODULE_LOADING = "CUDA_MODULE_LOADING"
 
 # --- keep-warm function -------------------------------------------------------------
@@ -90,6 +94,22 @@ def resolve_tier(name: str, explicit: str | None = None,
     return tier
 
 
+def resolve_int_list(name: str, explicit: object | None, default: tuple[int, ...], *, minimum: int,
+                     maximum: int, environ: Mapping[str, str] | None = None) -> tuple[int, ...]:
+    """A comma-separated list of integers, e.g. WARMUP_BATCH_SIZES=1,8."""
+    if isinstance(explicit, (tuple, list)):
+        raw = ",".join(str(v) for v in explicit)
+    else:
+        raw = str(resolve(name, explicit, ",".join(map(str, default)), environ))
+    try:
+        values = tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a comma-separated list of integers") from exc
+    if not all(minimum <= v <= maximum for v in values):
+        raise ConfigError(f"{name}={raw!r}: every value must be in {minimum}..{maximum}")
+    return values
+
+
 def _default_artifact_dir(environ: Mapping[str, str]) -> str:
     # In the image the artifact sits beside the code; from a checkout, where make builds it.
     task_root = environ.get(LAMBDA_TASK_ROOT)
@@ -111,6 +131,10 @@ class RuntimeConfig:
     max_warm_hold_ms: int = 2_000
     intra_op_threads: int = 0
     model_retry_seconds: int = 5
+    warmup_batch_sizes: tuple[int, ...] = (2,)
+    warmup_sequence_lengths: tuple[int, ...] = (16,)
+    warmup_iterations: int = 2
+    metrics_namespace: str = "FastInference"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **explicit: object) -> "RuntimeConfig":
@@ -131,6 +155,17 @@ class RuntimeConfig:
             max_warm_hold_ms=num(MAX_WARM_HOLD_MS, "max_warm_hold_ms", 2_000, 0, 10_000),
             intra_op_threads=num(ORT_INTRA_OP_THREADS, "intra_op_threads", 0, 0, 64),
             model_retry_seconds=num(MODEL_RETRY_SECONDS, "model_retry_seconds", 5, 0, 3600),
+            # One small shape by default: on CPU only the very first run of the session
+            # is slow, later new shapes are not (measured; README "Warm-up"). On a GPU,
+            # list the shapes you serve. Sequence lengths stop at the model's 256 tokens.
+            warmup_batch_sizes=resolve_int_list(WARMUP_BATCH_SIZES, explicit.get("warmup_batch_sizes"), (2,),
+                                                minimum=1, maximum=256, environ=env),
+            warmup_sequence_lengths=resolve_int_list(WARMUP_SEQUENCE_LENGTHS,
+                                                     explicit.get("warmup_sequence_lengths"), (16,),
+                                                     minimum=2, maximum=256, environ=env),
+            warmup_iterations=num(WARMUP_ITERATIONS, "warmup_iterations", 2, 0, 100),
+            metrics_namespace=str(resolve(METRICS_NAMESPACE, explicit.get("metrics_namespace"),
+                                          "FastInference", env)),
         )
 
 

@@ -1,16 +1,21 @@
 """The model of one execution environment: loaded once, cached at module scope, verified.
 
-``InferenceService`` owns the loaded backend. ``start()`` runs during Lambda init and
-loads the model; every request then reuses it. If loading fails (a corrupt artifact,
-a missing file) the error is kept, never the half-loaded model: requests answer 503
-with the reason, and a later request retries the load after MODEL_RETRY_SECONDS, so
-a transient failure does not poison the environment for its whole life.
+``InferenceService`` owns the loaded backend. During Lambda init ``app.py`` calls
+``start_loading()`` (the load runs on a background thread, so the HTTP layer's
+imports overlap it) and then ``wait_ready()``, so init ends with the model loaded,
+verified and warmed; every request then reuses it.
+
+If loading fails (a corrupt artifact, a missing file) the error is kept, never the
+half-loaded model: requests answer 503 with the reason, and a later request retries
+the load after MODEL_RETRY_SECONDS, so a transient failure does not poison the
+environment for its whole life.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .api.errors import ModelUnavailableError
@@ -18,48 +23,84 @@ from .artifact import ArtifactError, read_manifest
 from .backends import BackendError, backend_for
 from .config import ConfigError, RuntimeConfig
 from .lifecycle import PhaseTrace, init_type, instance_id
+from .lifecycle.warmup import run_warmup
 from .log import logger
 
 if TYPE_CHECKING:
     from .backends.base import EmbeddingBackend
-
-# A fixed, short input: enough to run every kernel once so the first real request
-# does not pay for ONNX Runtime's lazy first-run work.
-_WARMUP_TEXTS = ("warm-up request", "a second, slightly longer warm-up sentence")
+    from .lifecycle.metrics import ColdStartMetrics
 
 
 class InferenceService:
     """Loads the model once per execution environment and serves it."""
 
-    def __init__(self, config: RuntimeConfig, trace: PhaseTrace | None = None) -> None:
+    def __init__(self, config: RuntimeConfig, trace: PhaseTrace | None = None,
+                 metrics: "ColdStartMetrics | None" = None) -> None:
         self.config = config
         self.trace = trace or PhaseTrace()
+        self.metrics = metrics
+        self.warmup_results: list[dict[str, Any]] = []
         self._backend: EmbeddingBackend | None = None
         self._error: str | None = None
         self._last_attempt: float | None = None
         self._lock = threading.Lock()
+        self._loader: threading.Thread | None = None
+        self._backend_imported = threading.Event()
+        self._restore_callbacks: list[Callable[[], None]] = []
 
     @classmethod
     def from_env(cls, trace: PhaseTrace | None = None) -> "InferenceService":
-        return cls(RuntimeConfig.from_env(), trace)
+        from .lifecycle.metrics import ColdStartMetrics
 
-    # --- loading ---------------------------------------------------------------------
-    def start(self) -> None:
-        """Init-time entry point: load and warm the model unless PRELOAD_MODEL=false."""
-        if not self.config.preload_model:
+        config = RuntimeConfig.from_env()
+        return cls(config, trace, ColdStartMetrics(config.metrics_namespace, config.tier))
+
+    # --- init ------------------------------------------------------------------------
+    def start_loading(self) -> None:
+        """Begin loading on a background thread (unless PRELOAD_MODEL=false)."""
+        if not self.config.preload_model or self._loader is not None:
             return
-        try:
-            self.load()
-        except ModelUnavailableError:
-            pass  # already logged; requests will say why and retry later
+        self._loader = threading.Thread(target=self._load_quietly, name="model-loader", daemon=True)
+        self._loader.start()
+
+    def wait_backend_imported(self) -> None:
+        """Block until the loader has imported the backend's libraries (or gave up).
+
+        Imports hold the GIL: importing the HTTP layer at the same time as the loader
+        imports onnxruntime makes both slower. After this, the loader mostly creates the
+        session outside the GIL, and the caller's imports run beside it.
+        """
+        if self._loader is not None:
+            self._backend_imported.wait()
+
+    def wait_ready(self) -> None:
+        """Block until the background load ends; log and emit the init trace once."""
+        if self._loader is None:
+            return
+        self._loader.join()
         logger.info("init complete", extra={
             "event": "init", "instance": instance_id(), "init_type": init_type(),
             "tier": self.config.tier, "ready": self.ready, "error": self._error,
             "trace": self.trace.to_dict(),
         })
+        if self.metrics is not None:
+            self.metrics.emit_init(self.trace, ready=self.ready)
+
+    def start(self) -> None:
+        """Load synchronously: start_loading() then wait_ready()."""
+        self.start_loading()
+        self.wait_ready()
+
+    def _load_quietly(self) -> None:
+        try:
+            self.load()
+        except ModelUnavailableError:
+            pass  # already logged; requests will say why and retry later
+        finally:
+            self._backend_imported.set()
 
     def load(self) -> "EmbeddingBackend":
-        """Return the loaded backend, loading (and verifying) it on first use."""
+        """Return the loaded backend, loading (verified, then warmed) it on first use."""
         if self._backend is not None:
             return self._backend
         with self._lock:
@@ -87,16 +128,28 @@ class InferenceService:
             attrs.update(model=manifest.name, version=manifest.version, format=manifest.format)
         backend = backend_for(manifest.format).load(
             self.config.artifact_dir, manifest, trace=self.trace,
-            intra_op_threads=self.config.intra_op_threads,
+            intra_op_threads=self.config.intra_op_threads, on_imported=self._backend_imported.set,
         )
-        with self.trace.phase("warmup"):
-            backend.embed(list(_WARMUP_TEXTS))
+        # Ready means warmed: /health turns 200 only after this.
+        self.warmup_results = run_warmup(
+            backend, self.trace, batch_sizes=self.config.warmup_batch_sizes,
+            sequence_lengths=self.config.warmup_sequence_lengths, iterations=self.config.warmup_iterations,
+        )
         return backend
 
     def _unavailable_message(self) -> str:
         retry = self.config.model_retry_seconds
         return (f"the model is not loaded: {self._error}. The environment retries the load at most "
                 f"every {retry} s; check MODEL_ARTIFACT_DIR and the artifact's manifest.")
+
+    # --- SnapStart -------------------------------------------------------------------
+    def on_restore(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after a SnapStart restore (fresh clients, credentials...)."""
+        self._restore_callbacks.append(callback)
+
+    def after_restore(self) -> None:
+        for callback in self._restore_callbacks:
+            callback()
 
     # --- state -----------------------------------------------------------------------
     @property
@@ -115,8 +168,13 @@ class InferenceService:
 
     def init_summary(self) -> dict[str, Any]:
         """The init trace in short: total and per-phase milliseconds (served by /warm and /health)."""
-        return {"total_ms": round(self.trace.total_ms(), 3),
-                "phases": {p.name: round(p.duration_ms, 3) for p in self.trace.phases}}
+        summary: dict[str, Any] = {
+            "total_ms": round(self.trace.total_ms(), 3),
+            "phases": {p.name: round(p.duration_ms, 3) for p in self.trace.phases},
+        }
+        if self.trace.restored:
+            summary["restored_from_snapshot"] = True
+        return summary
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return self.load().embed(texts)

@@ -147,7 +147,16 @@ def build_handler(service: "InferenceService") -> Handler:
     app = build_app(service)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        started = time.perf_counter()
         cold = consume_cold_start()
+        result = _route(event, context, cold)
+        if service.metrics is not None:
+            path = event.get("path") if isinstance(event, dict) else None
+            service.metrics.emit_request(route=path if path in ROUTES else "other", status=result["statusCode"],
+                                         latency_ms=(time.perf_counter() - started) * 1000.0, cold=cold)
+        return result
+
+    def _route(event: Any, context: Any, cold: bool) -> dict[str, Any]:
         if not (isinstance(event, dict) and isinstance(event.get("httpMethod"), str)
                 and isinstance(event.get("path"), str)):
             return alb_error_result(ApiError(

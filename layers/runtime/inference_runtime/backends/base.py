@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +24,12 @@ class EmbeddingBackend(ABC):
     @classmethod
     @abstractmethod
     def load(cls, artifact_dir: Path, manifest: "Manifest", *, trace: "PhaseTrace",
-             intra_op_threads: int = 0) -> "EmbeddingBackend":
-        """Verify and load the artifact's files, recording phases in ``trace``."""
+             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "EmbeddingBackend":
+        """Verify and load the artifact's files, recording phases in ``trace``.
+
+        ``on_imported`` is called once the backend's libraries are imported: from then
+        on loading mostly runs outside the GIL, and the caller may do Python work.
+        """
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -52,6 +52,8 @@ class PhaseTrace:
         # perf_counter is monotonic and precise; anchor it to the process start once.
         self._origin = time.perf_counter() - (time.time() - (origin_wall or _process_start_wall()))
         self.phases: list[Phase] = []
+        #: True once this environment was restored from a SnapStart snapshot
+        self.restored = False
 
     def now_ms(self) -> float:
         return (time.perf_counter() - self._origin) * 1000.0
@@ -73,5 +75,10 @@ class PhaseTrace:
     def total_ms(self) -> float:
         return max((p.start_ms + p.duration_ms for p in self.phases), default=0.0)
 
+    def mark_restore(self) -> None:
+        """Note a SnapStart restore: phases before it ran when the snapshot was taken."""
+        self.restored = True
+
     def to_dict(self) -> dict[str, Any]:
-        return {"phases": [p.to_dict() for p in self.phases], "total_ms": round(self.total_ms(), 3)}
+        return {"phases": [p.to_dict() for p in self.phases], "total_ms": round(self.total_ms(), 3),
+                "restored_from_snapshot": self.restored}

@@ -1,0 +1,69 @@
+"""SnapStart runtime hooks (``snapshot-restore-py``, part of Lambda's Python runtimes).
+
+SnapStart runs init once, when a version is published, snapshots the environment and
+resumes every new environment from that snapshot. So:
+
+- before the snapshot: the model must be loaded and warm, or every restored copy
+  would load it again on its first request;
+- after each restore: whatever must be unique per environment is made anew: the
+  instance id (and the cold-start flag, since this copy has served nothing yet),
+  random state (every copy would otherwise draw the same numbers), and clients or
+  credentials created before the snapshot (the service's restore callbacks). The
+  trace records the restore, so /warm, /health and the logs tell it apart from an
+  ordinary init.
+
+Hooks are registered only where the library is present; on an image or locally
+without it, registering is a no-op and the functions below can be called directly.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from ..log import logger
+from .environment import init_type, instance_id, new_instance
+
+if TYPE_CHECKING:
+    from ..service import InferenceService
+
+
+def before_snapshot(service: "InferenceService") -> None:
+    """Make sure the snapshot holds a loaded, warmed model."""
+    service.wait_ready()
+    service.load()  # raises if the model cannot be loaded: better a failed publish than a broken snapshot
+    logger.info("snapshot ready", extra={"event": "before_snapshot", "instance": instance_id()})
+
+
+def after_restore(service: "InferenceService") -> None:
+    """Give this restored copy its own identity, randomness and clients."""
+    started = service.trace.now_ms()
+    previous = instance_id()
+    new_instance()
+    seed = int.from_bytes(os.urandom(16), "big")
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)
+    service.after_restore()
+    service.trace.mark_restore()
+    service.trace.record("after_restore_hooks", started, service.trace.now_ms() - started,
+                         previous_instance=previous, at=time.time())
+    # Lambda itself reports the restore's duration (RestoreDuration); the init phases in
+    # the trace are the snapshot's, so no init metrics are emitted again here.
+    logger.info("restored from snapshot", extra={"event": "after_restore", "instance": instance_id(),
+                                                 "previous_instance": previous, "init_type": init_type()})
+
+
+def register_hooks(service: "InferenceService") -> bool:
+    """Register both hooks with the Lambda runtime; False when SnapStart hooks are unavailable."""
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ImportError:
+        return False
+    register_before_snapshot(before_snapshot, service)
+    register_after_restore(after_restore, service)
+    return True

@@ -1,0 +1,55 @@
+"""The warm-up protocol: synthetic inputs over batch sizes x sequence lengths, during init.
+
+ONNX Runtime does lazy work on the first run of each input shape (buffer planning,
+kernel choices), so the first request of each shape is slower than the rest. Warm-up
+pays that during init, before the SnapStart snapshot or provisioned-concurrency
+readiness, and records, per shape, the first iteration and the stable time (median of
+the iterations after it), so the trace shows what warm-up bought.
+
+Configured with WARMUP_BATCH_SIZES, WARMUP_SEQUENCE_LENGTHS and WARMUP_ITERATIONS.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..backends.base import EmbeddingBackend
+    from .trace import PhaseTrace
+
+# One WordPiece token each for the BERT vocabulary: with [CLS] and [SEP] around
+# n - 2 of them, a synthetic input is exactly n tokens long.
+_FILLER_WORD = "hello"
+
+
+def synthetic_batch(batch_size: int, sequence_length: int) -> list[str]:
+    """``batch_size`` texts that tokenize to exactly ``sequence_length`` tokens."""
+    return [" ".join([_FILLER_WORD] * max(sequence_length - 2, 0))] * batch_size
+
+
+def run_warmup(backend: "EmbeddingBackend", trace: "PhaseTrace", *, batch_sizes: tuple[int, ...],
+               sequence_lengths: tuple[int, ...], iterations: int) -> list[dict[str, Any]]:
+    """Run every shape ``iterations`` times; record first and stable milliseconds per shape."""
+    results: list[dict[str, Any]] = []
+    if not iterations:
+        return results
+    with trace.phase("warmup") as attrs:
+        for batch_size in batch_sizes:
+            for sequence_length in sequence_lengths:
+                texts = synthetic_batch(batch_size, sequence_length)
+                times = []
+                for _ in range(iterations):
+                    started = time.perf_counter()
+                    backend.embed(texts)
+                    times.append((time.perf_counter() - started) * 1000.0)
+                results.append({
+                    "batch_size": batch_size,
+                    "sequence_length": sequence_length,
+                    "first_ms": round(times[0], 3),
+                    "stable_ms": round(statistics.median(times[1:]), 3) if len(times) > 1 else None,
+                })
+        attrs["shapes"] = results
+        attrs["iterations"] = iterations
+    return results
