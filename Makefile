@@ -33,7 +33,7 @@ export SAM_CLI_TELEMETRY := 0
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo serve invoke test test-unit test-integration lint lint-template lint-docker clean
+.PHONY: help setup artifact demo serve invoke test test-unit test-integration lint lint-template lint-docker clean bench report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -91,3 +91,9 @@ lint: lint-template lint-docker ## all static checks
 
 clean: ## remove venvs, build outputs and caches
 	rm -rf $(VENV) $(RUNTIME_VENV) $(STAMPS) build .aws-sam .pytest_cache
+
+bench: setup artifact ## cold start vs the naive handler (5 alternating runs), warm latency, memory, sizes -> build/bench/
+	$(PY) -m tools.bench.run --runs $(or $(RUNS),5)
+
+report: $(STAMPS)/venv ## waterfall PNG from a recorded trace: make report TRACE=init-log-line.json
+	$(PY) -m tools.bench.report $(TRACE)

@@ -1,0 +1,152 @@
+"""Cold-start observability: EMF lines, the warm-up protocol, SnapStart hooks, init types."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inference_runtime.api.routes import build_handler
+from inference_runtime.config import RuntimeConfig
+from inference_runtime.lifecycle import PhaseTrace, consume_cold_start, instance_id, new_instance
+from inference_runtime.lifecycle.metrics import ColdStartMetrics
+from inference_runtime.lifecycle.snapstart import after_restore, before_snapshot, register_hooks
+from inference_runtime.lifecycle.warmup import synthetic_batch
+from inference_runtime.service import InferenceService
+from tests.helpers import body, load_event
+
+
+def emf_lines(text: str) -> list[dict[str, Any]]:
+    """Every CloudWatch Embedded Metric Format document printed to stdout."""
+    documents = []
+    for line in text.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+def metric_names(document: dict[str, Any]) -> set[str]:
+    return {m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+
+
+@pytest.fixture(scope="module")
+def service(artifact_dir: Path) -> InferenceService:
+    config = RuntimeConfig.from_env({}, artifact_dir=artifact_dir, warmup_batch_sizes=(1, 2),
+                                    warmup_sequence_lengths=(8, 32), warmup_iterations=3)
+    loaded = InferenceService(config, metrics=ColdStartMetrics("FastInferenceTest", "standard"))
+    loaded.start()
+    return loaded
+
+
+def test_init_emits_one_emf_document_with_every_phase(artifact_dir: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "inference-standard")
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir, tier="premium"),
+                               metrics=ColdStartMetrics("FastInferenceTest", "premium"))
+    service.start()
+    documents = emf_lines(capsys.readouterr().out)
+    assert len(documents) == 1
+    (document,) = documents
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "FastInferenceTest"
+    assert set(directive["Dimensions"][0]) >= {"function", "tier", "init_type"}
+    assert (document["function"], document["tier"], document["init_type"]) == \
+        ("inference-standard", "premium", "provisioned-concurrency")
+    names = metric_names(document)
+    assert "InitDuration" in names
+    for phase in ("verify_artifact", "import_backend", "create_session", "load_tokenizer", "warmup"):
+        assert f"InitPhase_{phase}" in names
+    assert document["InitDuration"] == [pytest.approx(service.trace.total_ms())]
+    assert all(m["Unit"] == "Milliseconds" for m in directive["Metrics"])
+
+
+def test_each_request_emits_latency_and_the_first_a_cold_start(service: InferenceService,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    new_instance()
+    handler = build_handler(service)
+    capsys.readouterr()
+    handler(load_event("predict.json"), None)
+    handler(load_event("warm.json"), None)
+    handler(load_event("bad-request-route.json"), None)
+    first, second, third = emf_lines(capsys.readouterr().out)
+    assert metric_names(first) == {"RequestLatency", "ColdStart"} and first["ColdStart"] == [1.0]
+    assert metric_names(second) == {"RequestLatency"}
+    assert (first["route"], second["route"], third["route"]) == ("/predict", "/warm", "other")
+    assert (first["status"], third["status"]) == (200, 404)
+    assert first["RequestLatency"][0] > 0
+
+
+def test_warmup_runs_every_shape_and_records_first_and_stable(service: InferenceService) -> None:
+    shapes = [(r["batch_size"], r["sequence_length"]) for r in service.warmup_results]
+    assert shapes == [(1, 8), (1, 32), (2, 8), (2, 32)]
+    for result in service.warmup_results:
+        assert result["first_ms"] > 0 and result["stable_ms"] > 0
+    warmup = next(p for p in service.trace.phases if p.name == "warmup")
+    assert warmup.attributes["shapes"] == service.warmup_results
+
+
+@pytest.mark.parametrize("length", [2, 8, 64, 256])
+def test_synthetic_inputs_have_exactly_the_asked_length(service: InferenceService, length: int) -> None:
+    (text,) = synthetic_batch(1, length)
+    assert service.load().count_tokens(text) == length
+
+
+def test_health_is_ready_only_after_warmup(artifact_dir: Path) -> None:
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir, preload_model=False))
+    handler = build_handler(service)
+    assert handler(load_event("health.json"), None)["statusCode"] == 503
+    service.load()
+    assert "warmup" in [p.name for p in service.trace.phases]
+    assert handler(load_event("health.json"), None)["statusCode"] == 200
+
+
+def test_snapstart_restore_gives_a_new_identity_and_fresh_state(service: InferenceService,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an environment that served a request before its snapshot
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    before_snapshot(service)
+    assert service.ready
+    consume_cold_start()
+    snapshot_id = instance_id()
+    random.seed(1234)
+    expected_if_not_reseeded = random.random()
+    random.seed(1234)
+    refreshed: list[str] = []
+    service.on_restore(lambda: refreshed.append("clients"))
+    # WHEN a copy is restored from the snapshot
+    after_restore(service)
+    # THEN it has its own id, is cold again, has fresh randomness and fresh clients
+    assert instance_id() != snapshot_id
+    assert random.random() != expected_if_not_reseeded
+    assert refreshed == ["clients"]
+    handler = build_handler(service)
+    warm = body(handler(load_event("warm.json"), None))
+    assert warm["first_invocation"] is True and warm["init_type"] == "snap-start"
+    assert warm["init"]["restored_from_snapshot"] is True
+    assert "after_restore_hooks" in warm["init"]["phases"]
+
+
+def test_hooks_register_with_the_lambda_runtime_library(service: InferenceService) -> None:
+    import snapshot_restore_py
+
+    before = len(snapshot_restore_py.get_before_snapshot())
+    assert register_hooks(service) is True
+    assert len(snapshot_restore_py.get_before_snapshot()) == before + 1
+    func, args, _ = snapshot_restore_py.get_after_restore()[-1]
+    assert func is after_restore and args == (service,)
+
+
+def test_trace_records_phases_on_one_clock() -> None:
+    trace = PhaseTrace()
+    with trace.phase("a") as attrs:
+        attrs["bytes"] = 3
+    with trace.phase("b"):
+        pass
+    a, b = trace.phases
+    assert a.start_ms > 0 and b.start_ms >= a.start_ms + a.duration_ms
+    assert trace.to_dict()["phases"][0]["attributes"] == {"bytes": 3}
+    assert trace.total_ms() == pytest.approx(b.start_ms + b.duration_ms)

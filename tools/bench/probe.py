@@ -1,0 +1,69 @@
+"""One fresh process: init a handler, answer the first /predict, report; optionally keep going warm.
+
+    python -m tools.bench.probe template|naive [--warm N]
+
+Prints one JSON line. The parent (tools.bench.run) times the process from spawn to
+that line, which is the cold start: interpreter start, imports, model load, first
+response. Run from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = {
+    "template": (REPO_ROOT / "functions" / "inference", "app"),
+    "naive": (REPO_ROOT / "tools" / "bench", "naive_handler"),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("handler", choices=sorted(HANDLERS))
+    parser.add_argument("--warm", type=int, default=0, help="warm /predict (and /warm) requests after the first")
+    args = parser.parse_args()
+
+    code_dir, module_name = HANDLERS[args.handler]
+    sys.path[:0] = [str(code_dir), str(REPO_ROOT / "layers" / "runtime")]
+    predict = json.loads((REPO_ROOT / "events" / "predict.json").read_text())
+    warm_event = json.loads((REPO_ROOT / "events" / "warm.json").read_text())
+
+    started = time.perf_counter()
+    module = __import__(module_name)
+    init_s = time.perf_counter() - started
+    result = module.handler(predict, None)
+    first_s = time.perf_counter() - started - init_s
+    report = {"handler": args.handler, "status": result["statusCode"], "init_s": init_s, "first_response_s": first_s,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    trace = getattr(module, "TRACE", None)
+    if trace is not None:
+        report["trace"] = trace.to_dict()
+    if args.warm:
+        report["warm_predict_ms"] = _timings(module.handler, predict, args.warm)
+        if args.handler == "template":
+            report["warm_warm_ms"] = _timings(module.handler, warm_event, args.warm)
+    sys.stdout.write("\n" + json.dumps({"probe": report}) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _timings(handler, event, count: int) -> dict[str, float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        handler(event, None)
+        samples.append((time.perf_counter() - started) * 1000.0)
+    samples.sort()
+    return {"p50": statistics.median(samples), "p99": samples[min(len(samples) - 1, int(len(samples) * 0.99))],
+            "n": count}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,256 @@
+"""`make bench`: cold start of the template against the naive handler, in one run.
+
+Every figure is a median over runs that alternate template and naive, on the same
+interpreter and the same weights, so that the machine's noise hits both alike; the
+headline is their ratio, not an absolute time.
+
+- cold start, fresh process: spawn -> imports -> model load -> first /predict answered
+- cold start through the Lambda Runtime Interface Emulator: the first invocation's
+  latency, init included, end to end
+- warm /predict p50/p99 (2 short inputs) and /warm p50, in process
+- peak memory (max RSS) of each cold process
+- on-disk size of each handler's runtime dependencies
+- the import of the handler module alone (PRELOAD_MODEL=false)
+
+Writes build/bench/results.json, results.md and waterfall.png (the template's init
+phases beside the naive handler's cold start).
+
+    python -m tools.bench.run [--runs 5] [--out build/bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tools.local.emulator import EmulatedFunction, FunctionSpec
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable  # one interpreter for both handlers: it has torch and onnxruntime
+PREDICT = json.loads((REPO_ROOT / "events" / "predict.json").read_text())
+TARGETS = {"cold_start_ratio_min": 25.0, "warm_predict_p50_ms_max": 10.0, "warm_warm_p50_ms_max": 2.0,
+           "runtime_deps_fraction_max": 0.2}
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA")}
+    env.update({"PYTHONPATH": f"{REPO_ROOT / 'layers' / 'runtime'}:{REPO_ROOT}", "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                "MODEL_ARTIFACT_DIR": str(REPO_ROOT / "build" / "artifacts" / "all-MiniLM-L6-v2")})
+    env.update(extra)
+    return env
+
+
+def cold_process(handler: str) -> dict[str, Any]:
+    """Spawn a fresh process; time until it has answered the first /predict."""
+    started = time.perf_counter()
+    process = subprocess.Popen([PYTHON, "-m", "tools.bench.probe", handler], cwd=REPO_ROOT, env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    report: dict[str, Any] | None = None
+    for line in process.stdout:
+        if line.startswith('{"probe"'):
+            report = json.loads(line)["probe"]
+            report["cold_start_s"] = time.perf_counter() - started
+            break
+    process.stdout.read()
+    process.wait()
+    if report is None or report["status"] != 200:
+        raise RuntimeError(f"{handler} probe failed (exit {process.returncode})")
+    return report
+
+
+def warm_process(handler: str, requests: int) -> dict[str, Any]:
+    out = subprocess.run([PYTHON, "-m", "tools.bench.probe", handler, "--warm", str(requests)], cwd=REPO_ROOT,
+                         env=_env(), capture_output=True, text=True, check=True)
+    line = next(line for line in out.stdout.splitlines() if line.startswith('{"probe"'))
+    return json.loads(line)["probe"]
+
+
+def cold_emulator(handler: str) -> float:
+    """First invocation through the Runtime Interface Emulator: init + first response, seconds."""
+    code_dir, module = {"template": (REPO_ROOT / "functions" / "inference", "app"),
+                        "naive": (REPO_ROOT / "tools" / "bench", "naive_handler")}[handler]
+    spec = FunctionSpec(f"bench-{handler}", code_dir, f"{module}.handler")
+    with EmulatedFunction(spec, python=PYTHON, env=_env()) as function:
+        started = time.perf_counter()
+        result = function.invoke(PREDICT)
+        elapsed = time.perf_counter() - started
+    if result.get("statusCode") != 200:
+        raise RuntimeError(f"{handler} under the emulator answered {result.get('statusCode')}")
+    return elapsed
+
+
+def import_handler_ms(runs: int) -> float:
+    code = ("import sys,time; sys.path[:0]=[{f!r},{r!r}]; t=time.perf_counter(); import app; "
+            "print((time.perf_counter()-t)*1000)").format(f=str(REPO_ROOT / "functions" / "inference"),
+                                                         r=str(REPO_ROOT / "layers" / "runtime"))
+    samples = [float(subprocess.run([PYTHON, "-c", code], env=_env(PRELOAD_MODEL="false"), capture_output=True,
+                                    text=True, check=True).stdout.strip().splitlines()[-1]) for _ in range(runs)]
+    return statistics.median(samples)
+
+
+def _closure(names: list[str], site: Path | None) -> set[str]:
+    """Distribution names reachable from ``names`` through Requires-Dist (extras ignored)."""
+    import re
+
+    paths = [str(site)] if site else None
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = re.split(r"[\s<>=!~;\[(]", todo.pop(), maxsplit=1)[0].lower().replace("_", "-")
+        if not name or name in seen:
+            continue
+        try:
+            dist = next(iter(metadata.distributions(name=name, path=paths) if paths else [metadata.distribution(name)]))
+        except (StopIteration, metadata.PackageNotFoundError):
+            continue
+        seen.add(name)
+        for requirement in dist.requires or []:
+            if "extra ==" not in requirement:
+                todo.append(requirement)
+    return seen
+
+
+def dependency_bytes(names: set[str], site: Path | None) -> int:
+    paths = [str(site)] if site else None
+    total = 0
+    for name in names:
+        dists = list(metadata.distributions(name=name, path=paths)) if paths else [metadata.distribution(name)]
+        for dist in dists[:1]:
+            for file in dist.files or []:
+                located = Path(dist.locate_file(file))
+                if located.is_file():
+                    total += located.stat().st_size
+    return total
+
+
+def runtime_dependency_sizes() -> dict[str, Any]:
+    """Bytes on disk of what each handler needs at run time (the image's view of it)."""
+    runtime_site = next((REPO_ROOT / ".venv-runtime" / "lib").glob("python3*/site-packages"), None)
+    requirements = [line.split("#")[0].strip() for line in
+                    (REPO_ROOT / "functions" / "inference" / "requirements.txt").read_text().splitlines()]
+    template = {r.split("==")[0].lower().replace("_", "-") for r in requirements if r}
+    naive = _closure(["torch", "transformers"], None)
+    return {
+        "template_packages": sorted(template),
+        "template_bytes": dependency_bytes(template, runtime_site),
+        "naive_packages": sorted(naive),
+        "naive_bytes": dependency_bytes(naive, None),
+    }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def run(runs: int, warm_requests: int, out_dir: Path) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cold: dict[str, list[dict[str, Any]]] = {"template": [], "naive": []}
+    emulator: dict[str, list[float]] = {"template": [], "naive": []}
+    for i in range(runs):
+        for handler in ("template", "naive") if i % 2 == 0 else ("naive", "template"):
+            cold[handler].append(cold_process(handler))
+            emulator[handler].append(cold_emulator(handler))
+            print(f"run {i + 1}/{runs} {handler:8} cold {cold[handler][-1]['cold_start_s']:.3f} s, "
+                  f"emulator {emulator[handler][-1]:.3f} s", flush=True)
+    warm = {h: warm_process(h, warm_requests) for h in ("template", "naive")}
+    sizes = runtime_dependency_sizes()
+
+    template_cold = median([r["cold_start_s"] for r in cold["template"]])
+    naive_cold = median([r["cold_start_s"] for r in cold["naive"]])
+    # The template run whose cold start is the median, for the waterfall.
+    median_run = sorted(cold["template"], key=lambda r: r["cold_start_s"])[len(cold["template"]) // 2]
+    results = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "runs": runs},
+        "cold_start_process_s": {"template": template_cold, "naive": naive_cold,
+                                 "ratio": naive_cold / template_cold,
+                                 "template_runs": [r["cold_start_s"] for r in cold["template"]],
+                                 "naive_runs": [r["cold_start_s"] for r in cold["naive"]]},
+        "cold_start_emulator_s": {"template": median(emulator["template"]), "naive": median(emulator["naive"]),
+                                  "ratio": median(emulator["naive"]) / median(emulator["template"]),
+                                  "template_runs": emulator["template"], "naive_runs": emulator["naive"]},
+        "first_response_ms": {h: median([r["first_response_s"] * 1000 for r in cold[h]]) for h in cold},
+        "warm_predict_ms": {"template": warm["template"]["warm_predict_ms"], "naive": warm["naive"]["warm_predict_ms"]},
+        "warm_warm_ms": warm["template"]["warm_warm_ms"],
+        "peak_rss_mb": {h: median([r["peak_rss_mb"] for r in cold[h]]) for h in cold},
+        "runtime_dependencies_mb": {"template": sizes["template_bytes"] / 2**20,
+                                    "naive": sizes["naive_bytes"] / 2**20,
+                                    "fraction": sizes["template_bytes"] / sizes["naive_bytes"],
+                                    "template_packages": sizes["template_packages"],
+                                    "naive_packages": sizes["naive_packages"]},
+        "import_handler_ms": import_handler_ms(runs),
+        "template_trace": median_run.get("trace"),
+        "naive_cold_phases_s": {"init": median([r["init_s"] for r in cold["naive"]]),
+                                "first_response": median([r["first_response_s"] for r in cold["naive"]])},
+        "targets": TARGETS,
+    }
+    results["targets_met"] = {
+        "cold_start_ratio": results["cold_start_process_s"]["ratio"] >= TARGETS["cold_start_ratio_min"],
+        "warm_predict_p50": results["warm_predict_ms"]["template"]["p50"] <= TARGETS["warm_predict_p50_ms_max"],
+        "warm_warm_p50": results["warm_warm_ms"]["p50"] <= TARGETS["warm_warm_p50_ms_max"],
+        "runtime_dependencies": results["runtime_dependencies_mb"]["fraction"] <= TARGETS["runtime_deps_fraction_max"],
+    }
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "results.md").write_text(markdown(results))
+    from tools.bench.report import draw_waterfall
+
+    draw_waterfall(results["template_trace"], out_dir / "waterfall.png",
+                   naive_s=results["naive_cold_phases_s"], template_cold_s=median_run["cold_start_s"])
+    return results
+
+
+def markdown(r: dict[str, Any]) -> str:
+    c, e, w = r["cold_start_process_s"], r["cold_start_emulator_s"], r["warm_predict_ms"]
+    d, met = r["runtime_dependencies_mb"], r["targets_met"]
+    ok = {True: "met", False: "NOT met"}
+    rows = [
+        ("cold start, fresh process (s)", f"{c['template']:.3f}", f"{c['naive']:.3f}",
+         f"{c['ratio']:.1f}x faster ({ok[met['cold_start_ratio']]}: >= 25x)"),
+        ("cold start through the Lambda emulator (s)", f"{e['template']:.3f}", f"{e['naive']:.3f}",
+         f"{e['ratio']:.1f}x faster"),
+        ("first /predict after init (ms)", f"{r['first_response_ms']['template']:.1f}",
+         f"{r['first_response_ms']['naive']:.1f}", ""),
+        ("warm /predict p50 / p99 (ms)", f"{w['template']['p50']:.2f} / {w['template']['p99']:.2f}",
+         f"{w['naive']['p50']:.2f} / {w['naive']['p99']:.2f}", f"p50 {ok[met['warm_predict_p50']]}: <= 10 ms"),
+        ("warm /warm p50 (ms)", f"{r['warm_warm_ms']['p50']:.3f}", "-", f"{ok[met['warm_warm_p50']]}: <= 2 ms"),
+        ("peak memory (MB)", f"{r['peak_rss_mb']['template']:.0f}", f"{r['peak_rss_mb']['naive']:.0f}", ""),
+        ("runtime dependencies on disk (MB)", f"{d['template']:.0f}", f"{d['naive']:.0f}",
+         f"{d['fraction']:.2f} of naive ({ok[met['runtime_dependencies']]}: <= 0.20)"),
+        ("import of the handler module alone (ms)", f"{r['import_handler_ms']:.0f}", "-", "PRELOAD_MODEL=false"),
+    ]
+    lines = [f"Medians of {r['machine']['runs']} alternating runs, {r['machine']['cpus']} CPUs, "
+             f"Python {r['machine']['python']}, one interpreter for both handlers.", "",
+             "| measure | template | naive | |", "|---|---:|---:|---|"]
+    lines += [f"| {a} | {b} | {c_} | {d_} |" for a, b, c_, d_ in rows]
+    trace = r.get("template_trace") or {}
+    if trace:
+        lines += ["", "Template init phases (median run, ms since process start):", "",
+                  "| phase | start | duration |", "|---|---:|---:|"]
+        lines += [f"| {p['name']} | {p['start_ms']:.0f} | {p['duration_ms']:.0f} |" for p in trace["phases"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warm-requests", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench")
+    args = parser.parse_args(argv)
+    results = run(args.runs, args.warm_requests, args.out)
+    print()
+    print((args.out / "results.md").read_text())
+    print(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, {args.out / 'waterfall.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
