@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from inference_runtime.api.events import alb_request_event
 
 from .emulator import InvokeError
 from .lambda_service import FunctionPool
+from .loopback import LoopbackServer, QuietHandler
 
 TIER_HEADER = "X-Latency-Tier"
 # The largest request body an ALB passes to a Lambda target.
@@ -33,24 +31,19 @@ def route_tier(headers: dict[str, str]) -> str:
     return "premium" if value.strip().lower() == "premium" else "standard"
 
 
-class FrontDoor:
+class FrontDoor(LoopbackServer):
     """An HTTP server routing by X-Latency-Tier to per-tier function pools."""
 
     def __init__(self, pools: dict[str, FunctionPool], port: int = 0) -> None:
         self.pools = pools
         door = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in separate writes; without this, Nagle plus
-            # delayed ACK adds 40 ms to every keep-alive response.
-            disable_nagle_algorithm = True
-
+        class Handler(QuietHandler):
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > ALB_MAX_BODY_BYTES:
                     self.close_connection = True
-                    return self._reply(413, {"Content-Type": "text/plain"}, b"413 Request Entity Too Large")
+                    return self.reply(413, {"Content-Type": "text/plain"}, b"413 Request Entity Too Large")
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items()}
                 tier = route_tier(headers)
@@ -60,38 +53,12 @@ class FrontDoor:
                 try:
                     result = door.pools[tier].invoke(event)
                 except InvokeError as exc:
-                    return self._reply(502, {"Content-Type": "application/json"}, json.dumps(
+                    return self.reply(502, {"Content-Type": "application/json"}, json.dumps(
                         {"error": {"code": "bad_gateway", "message": str(exc)}}).encode())
                 payload = result.get("body") or ""
                 data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-                self._reply(int(result.get("statusCode", 502)), result.get("headers") or {}, data)
+                self.reply(int(result.get("statusCode", 502)), result.get("headers") or {}, data)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
 
-            def _reply(self, status: int, headers: dict[str, Any], data: bytes) -> None:
-                self.send_response(status)
-                for key, value in headers.items():
-                    if key.lower() != "content-length":
-                        self.send_header(key, str(value))
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> "FrontDoor":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler, port)

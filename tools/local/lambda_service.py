@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
 from .emulator import FUNCTIONS, EmulatedFunction, InvokeError, decode_result, function_error
+from .loopback import LoopbackServer, QuietHandler
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
@@ -101,19 +101,14 @@ def function_name_from(path_name: str) -> str:
     return name.split(":")[0]
 
 
-class LambdaService:
+class LambdaService(LoopbackServer):
     """The Lambda Invoke API on 127.0.0.1 for a set of function pools."""
 
     def __init__(self, pools: dict[str, FunctionPool], port: int = 0) -> None:
         self.pools = pools
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in separate writes; without this, Nagle plus
-            # delayed ACK adds 40 ms to every keep-alive response.
-            disable_nagle_algorithm = True
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 match = _INVOKE_PATH.match(self.path.split("?")[0])
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -134,37 +129,22 @@ class LambdaService:
 
             def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, {"Content-Type": "application/json", **(headers or {})}, data)
 
-            def log_message(self, *args: Any) -> None:
-                pass  # the environments' own logs say what happened
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler, port)
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> "LambdaService":
-        self._thread.start()
-        return self
+        return self.url
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().stop()
         for pool in self.pools.values():
             pool.stop()
 
     def __enter__(self) -> "LambdaService":
-        return self.start()
+        self.start()
+        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
