@@ -166,3 +166,15 @@ def test_premium_function_answers_as_premium(loaded_service: InferenceService) -
     premium.start()
     status, answer = invoke(build_handler(premium), load_event("predict-premium.json"))
     assert (status, answer["tier"]) == (200, "premium")
+
+
+def test_route_table_matches_the_registered_routes(handler) -> None:
+    from inference_runtime.api.routes import ROUTES
+
+    for path, methods in ROUTES.items():
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            event = load_event("health.json") | {"path": path, "httpMethod": method}
+            if path == "/predict":
+                event["body"] = load_event("predict.json")["body"]
+            status = handler(event, None)["statusCode"]
+            assert (status == 405) == (method not in methods), (path, method, status)

@@ -13,6 +13,7 @@ request never costs the environment its loaded model.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -36,7 +37,8 @@ from .validation import parse_hold_ms, parse_predict_body, requested_tier
 if TYPE_CHECKING:
     from ..service import InferenceService
 
-# path -> allowed methods; the single source for routing, 404 and 405.
+# path -> allowed methods of the routes registered in build_app: 404 vs 405 and the
+# metrics' route names come from here (tests/unit/test_handler.py keeps the two in step).
 ROUTES: dict[str, tuple[str, ...]] = {"/predict": ("POST",), "/warm": ("GET",), "/health": ("GET",)}
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -49,8 +51,6 @@ def error_response(error: ApiError) -> Response:
 
 def alb_error_result(error: ApiError) -> dict[str, Any]:
     """An ALB response for errors raised before the resolver could run (a malformed event)."""
-    import json
-
     status = HTTPStatus(error.status)
     return {
         "statusCode": error.status,
