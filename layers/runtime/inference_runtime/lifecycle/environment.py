@@ -35,11 +35,6 @@ def consume_cold_start() -> bool:
             _cold = False
 
 
-def is_cold() -> bool:
-    """Whether no request has been served yet (does not consume the flag)."""
-    return _cold
-
-
 def init_type() -> str:
     """How Lambda initialised this environment: on-demand, provisioned-concurrency or snap-start."""
     return os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) or "on-demand"
