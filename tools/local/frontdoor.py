@@ -23,6 +23,8 @@ from .loopback import LoopbackServer, QuietHandler
 TIER_HEADER = "X-Latency-Tier"
 # The largest request body an ALB passes to a Lambda target.
 ALB_MAX_BODY_BYTES = 1_000_000
+# Past this, an oversized body is not even read: the connection is closed.
+_DRAIN_LIMIT_BYTES = 16 * 1_000_000
 
 
 def route_tier(headers: dict[str, str]) -> str:
@@ -42,8 +44,13 @@ class FrontDoor(LoopbackServer):
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > ALB_MAX_BODY_BYTES:
+                    # Read what the client is sending before answering: closing on an unread
+                    # body resets the connection, and the client may never see the 413.
+                    if length <= _DRAIN_LIMIT_BYTES:
+                        self.rfile.read(length)
                     self.close_connection = True
-                    return self.reply(413, {"Content-Type": "text/plain"}, b"413 Request Entity Too Large")
+                    return self.reply(413, {"Content-Type": "text/plain", "Connection": "close"},
+                                      b"413 Request Entity Too Large")
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items()}
                 tier = route_tier(headers)
