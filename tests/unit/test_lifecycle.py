@@ -58,7 +58,7 @@ def test_init_emits_one_emf_document_with_every_phase(artifact_dir: Path, capsys
         ("inference-standard", "premium", "provisioned-concurrency")
     names = metric_names(document)
     assert "InitDuration" in names
-    for phase in ("verify_artifact", "import_backend", "create_session", "load_tokenizer", "warmup"):
+    for phase in ("fetch_artifact", "import_backend", "create_session", "load_tokenizer", "warmup"):
         assert f"InitPhase_{phase}" in names
     assert document["InitDuration"] == [pytest.approx(service.trace.total_ms())]
     assert all(m["Unit"] == "Milliseconds" for m in directive["Metrics"])

@@ -18,6 +18,12 @@ from pathlib import Path
 
 # --- inference function -------------------------------------------------------------
 MODEL_ARTIFACT_DIR = "MODEL_ARTIFACT_DIR"
+MODEL_NAME = "MODEL_NAME"
+MODEL_REGISTRY = "MODEL_REGISTRY"
+MODEL_CACHE_DIR = "MODEL_CACHE_DIR"
+MODEL_CACHE_MAX_MB = "MODEL_CACHE_MAX_MB"
+S3_PARALLELISM = "S3_PARALLELISM"
+S3_ATTEMPTS = "S3_ATTEMPTS"
 LATENCY_TIER = "LATENCY_TIER"
 PRELOAD_MODEL = "PRELOAD_MODEL"
 MAX_INPUTS = "MAX_INPUTS"
@@ -110,6 +116,13 @@ def resolve_int_list(name: str, explicit: object | None, default: tuple[int, ...
     return values
 
 
+def _default_registry(environ: Mapping[str, str]) -> str:
+    task_root = environ.get(LAMBDA_TASK_ROOT)
+    if task_root:
+        return str(Path(task_root) / "models.json")
+    return str(Path(__file__).resolve().parents[3] / "models.json")
+
+
 def _default_artifact_dir(environ: Mapping[str, str]) -> str:
     # In the image the artifact sits beside the code; from a checkout, where make builds it.
     task_root = environ.get(LAMBDA_TASK_ROOT)
@@ -123,6 +136,12 @@ class RuntimeConfig:
     """Configuration of one inference execution environment."""
 
     artifact_dir: Path
+    model_name: str = "all-MiniLM-L6-v2"
+    model_registry: Path = Path("models.json")
+    cache_dir: Path = Path("/tmp/model-cache")
+    cache_max_mb: int = 0
+    s3_parallelism: int = 8
+    s3_attempts: int = 4
     tier: str = DEFAULT_TIER
     preload_model: bool = True
     max_inputs: int = 64
@@ -146,6 +165,14 @@ class RuntimeConfig:
         return cls(
             artifact_dir=Path(str(resolve(MODEL_ARTIFACT_DIR, explicit.get("artifact_dir"),
                                           _default_artifact_dir(env), env))),
+            model_name=str(resolve(MODEL_NAME, explicit.get("model_name"), "all-MiniLM-L6-v2", env)),
+            model_registry=Path(str(resolve(MODEL_REGISTRY, explicit.get("model_registry"),
+                                            _default_registry(env), env))),
+            cache_dir=Path(str(resolve(MODEL_CACHE_DIR, explicit.get("cache_dir"), "/tmp/model-cache", env))),
+            # 0: 90% of what the file system under MODEL_CACHE_DIR can hold (EphemeralStorageSize in Lambda).
+            cache_max_mb=num(MODEL_CACHE_MAX_MB, "cache_max_mb", 0, 0, 10_240),
+            s3_parallelism=num(S3_PARALLELISM, "s3_parallelism", 8, 1, 64),
+            s3_attempts=num(S3_ATTEMPTS, "s3_attempts", 4, 1, 20),
             tier=resolve_tier(LATENCY_TIER, explicit.get("tier"), env),  # type: ignore[arg-type]
             preload_model=resolve_bool(PRELOAD_MODEL, explicit.get("preload_model"), True, env),  # type: ignore[arg-type]
             max_inputs=num(MAX_INPUTS, "max_inputs", 64, 1, 4096),

@@ -19,12 +19,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .api.errors import ModelUnavailableError
-from .artifact import ArtifactError, read_manifest
+from .artifact import ArtifactError, Manifest, read_manifest
 from .backends import BackendError, backend_for
+from .cache import DiskTier, ModelCache, S3Source
 from .config import ConfigError, RuntimeConfig
 from .lifecycle import PhaseTrace, init_type, instance_id
 from .lifecycle.warmup import run_warmup
 from .log import logger
+from .registry import resolve_model
 
 if TYPE_CHECKING:
     from .backends.base import EmbeddingBackend
@@ -47,6 +49,8 @@ class InferenceService:
         self._loader: threading.Thread | None = None
         self._backend_imported = threading.Event()
         self._restore_callbacks: list[Callable[[], None]] = []
+        # Module-scope caches: a retry after a failed load reuses every file already verified.
+        self._cache: ModelCache | None = None
 
     @classmethod
     def from_env(cls, trace: PhaseTrace | None = None) -> "InferenceService":
@@ -114,7 +118,7 @@ class InferenceService:
             try:
                 self._backend = self._load_backend()
                 self._error = None
-            except (ArtifactError, BackendError, ConfigError, OSError) as exc:
+            except (ArtifactError, BackendError, ConfigError, OSError, ImportError) as exc:
                 # Keep the reason, never the model: nothing unverified is ever served.
                 self._error = f"{type(exc).__name__}: {exc}"
                 logger.error("model load failed", extra={"event": "model_load_failed", "error": self._error,
@@ -124,10 +128,11 @@ class InferenceService:
 
     def _load_backend(self) -> "EmbeddingBackend":
         with self.trace.phase("read_manifest") as attrs:
-            manifest = read_manifest(self.config.artifact_dir)
-            attrs.update(model=manifest.name, version=manifest.version, format=manifest.format)
+            manifest, cache = self._open_model()
+            attrs.update(model=manifest.name, version=manifest.version, format=manifest.format,
+                         source="bundled" if cache.bundled_dir else "s3")
         backend = backend_for(manifest.format).load(
-            self.config.artifact_dir, manifest, trace=self.trace,
+            manifest, files=cache.get, trace=self.trace,
             intra_op_threads=self.config.intra_op_threads, on_imported=self._backend_imported.set,
         )
         # Ready means warmed: /health turns 200 only after this.
@@ -137,10 +142,34 @@ class InferenceService:
         )
         return backend
 
+    def _open_model(self) -> tuple[Manifest, ModelCache]:
+        """The registry's entry for MODEL_NAME: its verified manifest and the cache to read it through."""
+        entry = resolve_model(self.config.model_registry, self.config.model_name)
+        if entry.is_bundled:
+            if self._cache is None:
+                self._cache = ModelCache(bundled_dir=self.config.artifact_dir)
+            return read_manifest(self.config.artifact_dir), self._cache
+        if self._cache is None:
+            remote = S3Source(entry.source, parallelism=self.config.s3_parallelism,
+                              attempts=self.config.s3_attempts)
+            self.on_restore(remote.reset_client)  # SnapStart: fresh connections and credentials
+            self._cache = ModelCache(disk=DiskTier(self.config.cache_dir, max_bytes=self._cache_max_bytes()),
+                                     remote=remote)
+        assert self._cache.remote is not None and entry.manifest_sha256 is not None
+        return self._cache.remote.read_manifest(entry.manifest_sha256), self._cache
+
+    def _cache_max_bytes(self) -> int:
+        import shutil
+
+        if self.config.cache_max_mb:
+            return self.config.cache_max_mb * 2**20
+        self.config.cache_dir.mkdir(parents=True, exist_ok=True)
+        return int(shutil.disk_usage(self.config.cache_dir).total * 0.9)
+
     def _unavailable_message(self) -> str:
         retry = self.config.model_retry_seconds
         return (f"the model is not loaded: {self._error}. The environment retries the load at most "
-                f"every {retry} s; check MODEL_ARTIFACT_DIR and the artifact's manifest.")
+                f"every {retry} s; check MODEL_NAME, the model registry and the artifact it names.")
 
     # --- SnapStart -------------------------------------------------------------------
     def on_restore(self, callback: Callable[[], None]) -> None:

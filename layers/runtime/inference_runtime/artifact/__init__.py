@@ -8,10 +8,14 @@ from .errors import ArtifactError, IntegrityError, ManifestError
 from .files import atomic_write_bytes, check_bytes, read_verified, sha256_file, verify_file
 from .manifest import (
     MANIFEST_FILENAME,
+    CompressedLayout,
     FileEntry,
+    Frame,
     Manifest,
     content_version,
     describe_files,
+    manifest_bytes,
+    parse_manifest,
     read_manifest,
     verify_artifact,
     write_manifest,
@@ -20,6 +24,8 @@ from .manifest import (
 __all__ = [
     "MANIFEST_FILENAME",
     "ArtifactError",
+    "CompressedLayout",
+    "Frame",
     "FileEntry",
     "IntegrityError",
     "Manifest",
@@ -28,6 +34,8 @@ __all__ = [
     "check_bytes",
     "content_version",
     "describe_files",
+    "manifest_bytes",
+    "parse_manifest",
     "read_manifest",
     "read_verified",
     "sha256_file",

@@ -22,13 +22,55 @@ MANIFEST_FILENAME = "manifest.json"
 SCHEMA_VERSION = 1
 
 
+def _check_sha256(value: object, label: str) -> None:
+    if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
+        raise ManifestError(f"{label}: sha256 must be 64 lowercase hex digits")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One independent zstd frame of a published file: where it is and what its bytes hash to."""
+
+    offset: int          # in the compressed object
+    size: int            # compressed bytes
+    sha256: str          # of the compressed bytes
+    raw_offset: int      # in the original file
+    raw_size: int
+
+
+@dataclass(frozen=True)
+class CompressedLayout:
+    """How a file is stored when published: zstd in independent frames, one object."""
+
+    key: str
+    size: int
+    sha256: str
+    frames: tuple[Frame, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "size": self.size, "sha256": self.sha256,
+                "frames": [[f.offset, f.size, f.sha256, f.raw_offset, f.raw_size] for f in self.frames]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str) -> "CompressedLayout":
+        frames = tuple(Frame(*row) for row in data["frames"])
+        _check_sha256(data["sha256"], f"{path} (compressed)")
+        for frame in frames:
+            _check_sha256(frame.sha256, f"{path} frame at {frame.offset}")
+        return cls(key=data["key"], size=int(data["size"]), sha256=data["sha256"], frames=frames)
+
+
 @dataclass(frozen=True)
 class FileEntry:
-    """One file of an artifact: its path relative to the artifact root, size and sha256."""
+    """One file of an artifact: its path relative to the artifact root, size and sha256.
+
+    A published artifact's entries also say how the file is stored (``compressed``).
+    """
 
     path: str
     size: int
     sha256: str
+    compressed: CompressedLayout | None = None
 
     def __post_init__(self) -> None:
         pure = PurePosixPath(self.path)
@@ -38,9 +80,9 @@ class FileEntry:
             raise ManifestError(f"file path {self.path!r} must be relative and stay inside the artifact")
         if not isinstance(self.size, int) or self.size < 0:
             raise ManifestError(f"{self.path}: size must be a non-negative integer, got {self.size!r}")
-        if not (isinstance(self.sha256, str) and len(self.sha256) == 64
-                and all(c in "0123456789abcdef" for c in self.sha256)):
-            raise ManifestError(f"{self.path}: sha256 must be 64 lowercase hex digits")
+        _check_sha256(self.sha256, self.path)
+        if self.compressed is not None and sum(f.raw_size for f in self.compressed.frames) != self.size:
+            raise ManifestError(f"{self.path}: the frames do not add up to the file's {self.size} bytes")
 
 
 @dataclass(frozen=True)
@@ -79,7 +121,7 @@ class Manifest:
             "format": self.format,
             "model": self.model,
             "source": self.source,
-            "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in self.files],
+            "files": [_entry_dict(e) for e in self.files],
         }
 
     @classmethod
@@ -92,7 +134,10 @@ class Manifest:
                 "rebuild the artifact with this version of the tools"
             )
         try:
-            files = tuple(FileEntry(f["path"], f["size"], f["sha256"]) for f in data["files"])
+            files = tuple(
+                FileEntry(f["path"], f["size"], f["sha256"],
+                          CompressedLayout.from_dict(f["compressed"], f["path"]) if f.get("compressed") else None)
+                for f in data["files"])
             return cls(
                 name=data["name"],
                 version=data["version"],
@@ -101,8 +146,28 @@ class Manifest:
                 model=dict(data.get("model") or {}),
                 source=dict(data.get("source") or {}),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"manifest is missing or mistypes a required field: {exc}") from exc
+
+
+def _entry_dict(entry: FileEntry) -> dict[str, Any]:
+    record: dict[str, Any] = {"path": entry.path, "size": entry.size, "sha256": entry.sha256}
+    if entry.compressed is not None:
+        record["compressed"] = entry.compressed.to_dict()
+    return record
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """The canonical serialisation: what is written, uploaded and pinned by sha256."""
+    return (json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+
+
+def parse_manifest(raw: bytes, origin: str) -> Manifest:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ManifestError(f"{origin} is not valid JSON: {exc}") from exc
+    return Manifest.from_dict(data)
 
 
 def describe_files(root: str | os.PathLike[str], paths: list[str]) -> tuple[FileEntry, ...]:
@@ -131,17 +196,13 @@ def read_manifest(root: str | os.PathLike[str]) -> Manifest:
             f"no {MANIFEST_FILENAME} in {root}; build the artifact first (make artifact) "
             "or point MODEL_ARTIFACT_DIR at one"
         ) from exc
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ManifestError(f"{path} is not valid JSON: {exc}") from exc
-    return Manifest.from_dict(data)
+    return parse_manifest(raw, str(path))
 
 
 def write_manifest(root: str | os.PathLike[str], manifest: Manifest) -> Path:
     """Write ``manifest.json`` into ``root`` atomically and return its path."""
     path = Path(root) / MANIFEST_FILENAME
-    atomic_write_bytes(path, (json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, manifest_bytes(manifest))
     return path
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..artifact import Manifest
+    from ..artifact import FileEntry, Manifest
     from ..lifecycle import PhaseTrace
+
+#: ``files(entry, stats)``: the file's verified bytes (the cache's ``get``); fills ``stats``.
+FileReader = Callable[["FileEntry", dict[str, Any]], bytes]
 
 
 class EmbeddingBackend(ABC):
@@ -23,9 +25,9 @@ class EmbeddingBackend(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, artifact_dir: Path, manifest: "Manifest", *, trace: "PhaseTrace",
+    def load(cls, manifest: "Manifest", *, files: "FileReader", trace: "PhaseTrace",
              intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "EmbeddingBackend":
-        """Verify and load the artifact's files, recording phases in ``trace``.
+        """Load the artifact's files (``files`` returns verified bytes), recording phases in ``trace``.
 
         ``on_imported`` is called once the backend's libraries are imported: from then
         on loading mostly runs outside the GIL, and the caller may do Python work.

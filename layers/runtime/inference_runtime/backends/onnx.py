@@ -6,7 +6,7 @@ handler stays cheap; they are only paid for on the model-loading path.
 Loading overlaps its two slow halves. Reading and hashing the artifact's files
 releases the GIL, and so does creating the session, so:
 
-    verify thread:  read + sha256 every file ─────┐
+    fetch thread:   every file through the cache ─┐  (read or fetch, sha256)
     load thread:    import numpy/onnxruntime ─────┴─> tokenizer ─> create session
     caller:                          (on_imported) import the HTTP layer
 
@@ -26,23 +26,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..artifact import FileEntry, ManifestError, read_verified
+from ..artifact import FileEntry, ManifestError
 from .base import EmbeddingBackend
 from .errors import BackendError
 
 if TYPE_CHECKING:
     from ..artifact import Manifest
     from ..lifecycle import PhaseTrace
+    from .base import FileReader
 
 
-def _read_all_verified(artifact_dir: Path, entries: list[FileEntry], trace: "PhaseTrace") -> dict[str, bytes]:
-    with trace.phase("verify_artifact") as attrs:
-        blobs = {e.path: read_verified(artifact_dir / e.path, size=e.size, sha256=e.sha256) for e in entries}
+def _fetch_all(files: "FileReader", entries: list[FileEntry], trace: "PhaseTrace") -> dict[str, bytes]:
+    """Every file through the cache, with what each tier did in the trace."""
+    with trace.phase("fetch_artifact") as attrs:
+        blobs, per_file = {}, []
+        for entry in entries:
+            stats: dict[str, Any] = {}
+            blobs[entry.path] = files(entry, stats)
+            per_file.append({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()})
         attrs["bytes"] = sum(len(b) for b in blobs.values())
-        attrs["files"] = len(blobs)
+        attrs["files"] = per_file
     return blobs
 
 
@@ -58,7 +63,7 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
         self._output_name = manifest.model.get("output") or session.get_outputs()[0].name
 
     @classmethod
-    def load(cls, artifact_dir: Path, manifest: "Manifest", *, trace: "PhaseTrace",
+    def load(cls, manifest: "Manifest", *, files: "FileReader", trace: "PhaseTrace",
              intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "OnnxEmbeddingBackend":
         if manifest.format != "onnx":
             raise ManifestError(f"{manifest.name} is in format {manifest.format!r}; this backend runs 'onnx'")
@@ -69,8 +74,7 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
         # Nothing reaches ONNX Runtime or the tokenizer unless its bytes match the
         # manifest; the hashing runs beside the imports rather than before them.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
-            pending = pool.submit(_read_all_verified, artifact_dir,
-                                  [model_entry, *data_entries, tokenizer_entry], trace)
+            pending = pool.submit(_fetch_all, files, [model_entry, *data_entries, tokenizer_entry], trace)
             with trace.phase("import_backend"):
                 import numpy as np
                 import onnxruntime as ort
@@ -94,7 +98,7 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
                     [e.path for e in data_entries], [blobs[e.path] for e in data_entries],
                     [len(blobs[e.path]) for e in data_entries])
             try:
-                session = ort.InferenceSession(blobs[model_entry.path], sess_options=options,
+                session = ort.InferenceSession(bytes(blobs[model_entry.path]), sess_options=options,
                                                providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 raise BackendError(f"ONNX Runtime could not load {model_entry.path}: {exc}") from exc

@@ -1,0 +1,200 @@
+"""Weights from S3 to memory, against a real S3-compatible server on loopback (SeaweedFS).
+
+The server is started once for this module and stopped at its end; boto3 talks to
+it over HTTP. Faults are real: bytes flipped in the stored object or the cached file,
+a cache too small, an endpoint nobody listens on, a fetch cut off part way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inference_runtime.api.routes import build_handler
+from inference_runtime.artifact import IntegrityError, read_manifest
+from inference_runtime.cache import CacheCapacityError, DiskTier, FetchError, ModelCache, S3Source
+from inference_runtime.config import RuntimeConfig
+from inference_runtime.lifecycle import new_instance
+from inference_runtime.service import InferenceService
+from tests.helpers import body, load_event
+from tools.local.emulator import free_port, start_function
+from tools.local.s3server import SeaweedS3
+from tools.publish import publish, write_registry_entry
+
+pytestmark = pytest.mark.integration
+BUCKET = "models"
+
+
+@pytest.fixture(scope="module")
+def s3server() -> Iterator[SeaweedS3]:
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_DEFAULT_REGION")}
+    with SeaweedS3() as server:
+        server.client().create_bucket(Bucket=BUCKET)
+        os.environ.update(AWS_ENDPOINT_URL_S3=server.endpoint_url, AWS_ACCESS_KEY_ID="local",
+                          AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION="us-east-1")
+        yield server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def published(s3server: SeaweedS3, artifact_dir: Path) -> dict[str, Any]:
+    return publish(artifact_dir, f"s3://{BUCKET}/prod/", endpoint_url=s3server.endpoint_url, progress=False,
+                   name="minilm-remote")
+
+
+def remote_cache(entry: dict[str, Any], cache_dir: Path, **source: Any) -> tuple[Any, ModelCache]:
+    remote = S3Source(entry["source"], **source)
+    manifest = remote.read_manifest(entry["manifest_sha256"])
+    return manifest, ModelCache(disk=DiskTier(cache_dir, max_bytes=400 * 2**20), remote=remote)
+
+
+def test_publish_twice_skips_what_is_there_and_writes_the_registry(published: dict[str, Any], s3server: SeaweedS3,
+                                                                    artifact_dir: Path, tmp_path: Path) -> None:
+    assert len(published["uploaded"]) == 4  # three files and the manifest
+    again = publish(artifact_dir, f"s3://{BUCKET}/prod/", endpoint_url=s3server.endpoint_url, progress=False)
+    assert (again["uploaded"], len(again["skipped"])) == ([], 4)
+    assert again["entry"] == published["entry"]
+    registry = tmp_path / "models.json"
+    write_registry_entry(registry, "minilm-remote", published["entry"])
+    assert json.loads(registry.read_text())["models"]["minilm-remote"]["manifest_sha256"] == \
+        published["entry"]["manifest_sha256"]
+    head = s3server.client().head_object(Bucket=BUCKET, Key=published["uploaded"][1])
+    assert len(head["Metadata"]["sha256"]) == 64
+
+
+def test_fetch_gives_the_exact_bytes_then_memory_then_disk(published: dict[str, Any], artifact_dir: Path,
+                                                           tmp_path: Path) -> None:
+    manifest, cache = remote_cache(published["entry"], tmp_path)
+    for entry in manifest.files:
+        stats: dict[str, Any] = {}
+        assert cache.get(entry, stats) == (artifact_dir / entry.path).read_bytes()
+        assert stats["tier"] == "s3" and stats["frames_fetched"] == len(entry.compressed.frames)
+        assert cache.get(entry, stats := {}) and stats["tier"] == "memory"
+    # a new environment on the same /tmp (a warm container's disk) reads L2, verified
+    _, fresh = remote_cache(published["entry"], tmp_path)
+    weights = manifest.file("model.onnx.data")
+    stats = {}
+    fresh.get(weights, stats)
+    assert stats["tier"] == "disk"
+    assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_a_corrupted_cached_file_is_detected_and_refetched(published: dict[str, Any], tmp_path: Path) -> None:
+    manifest, cache = remote_cache(published["entry"], tmp_path)
+    tokenizer = manifest.file("tokenizer.json")
+    good = cache.get(tokenizer)
+    cached = cache.disk.path_for(tokenizer)
+    flipped = bytearray(cached.read_bytes())
+    flipped[100] ^= 0x01
+    cached.write_bytes(bytes(flipped))
+    _, fresh = remote_cache(published["entry"], tmp_path)
+    stats: dict[str, Any] = {}
+    assert fresh.get(tokenizer, stats) == good
+    assert stats["tier"] == "s3"
+
+
+def test_a_corrupted_object_is_refetched_then_refused_and_never_served(s3server: SeaweedS3, artifact_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    # GIVEN a published model whose stored weights then lose one bit
+    result = publish(artifact_dir, f"s3://{BUCKET}/corrupt/", endpoint_url=s3server.endpoint_url, progress=False)
+    key = next(k for k in result["uploaded"] if k.endswith("model.onnx.data.zst"))
+    client = s3server.client()
+    data = bytearray(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    data[len(data) // 2] ^= 0x01
+    client.put_object(Bucket=BUCKET, Key=key, Body=bytes(data))
+    manifest, cache = remote_cache(result["entry"], tmp_path / "cache", attempts=3, backoff_s=0.01)
+    # WHEN it is fetched THEN the bad frame is refetched, still bad, and refused
+    stats: dict[str, Any] = {}
+    with pytest.raises(IntegrityError, match="failed its sha256 on each of 3 attempts"):
+        cache.get(manifest.file("model.onnx.data"), stats)
+    assert not cache.disk.path_for(manifest.file("model.onnx.data")).exists()
+    # AND a function pointed at it answers 503 with the reason, never the bad weights
+    registry = tmp_path / "models.json"
+    write_registry_entry(registry, "corrupt", result["entry"])
+    service = InferenceService(RuntimeConfig.from_env(
+        {}, artifact_dir=tmp_path, model_registry=registry, model_name="corrupt",
+        cache_dir=tmp_path / "fn-cache", s3_attempts=2, model_retry_seconds=0))
+    service.start()
+    new_instance()
+    answer = build_handler(service)(load_event("predict.json"), None)
+    assert answer["statusCode"] == 503
+    assert "is corrupt; republish the model" in body(answer)["error"]["message"]
+
+
+def test_an_interrupted_download_resumes_at_a_frame_boundary(published: dict[str, Any], artifact_dir: Path,
+                                                            tmp_path: Path) -> None:
+    manifest, cache = remote_cache(published["entry"], tmp_path, parallelism=2)
+    weights = manifest.file("model.onnx.data")
+
+    class Interrupted(Exception):
+        pass
+
+    def cut_after_six(_: int, seen: list[int] = []) -> None:  # noqa: B006 (a counter on purpose)
+        seen.append(1)
+        if len(seen) == 6:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        cache.get(weights, {}, on_frame=cut_after_six)
+    assert cache.disk.partial_path(weights).exists()
+    _, resumed_cache = remote_cache(published["entry"], tmp_path)
+    stats: dict[str, Any] = {}
+    data = resumed_cache.get(weights, stats)
+    assert data == (artifact_dir / weights.path).read_bytes()
+    assert stats["frames_resumed"] >= 6
+    assert stats["frames_resumed"] + stats["frames_fetched"] == len(weights.compressed.frames)
+
+
+def test_a_cache_too_small_says_what_to_raise(published: dict[str, Any], tmp_path: Path) -> None:
+    remote = S3Source(published["entry"]["source"])
+    manifest = remote.read_manifest(published["entry"]["manifest_sha256"])
+    cache = ModelCache(disk=DiskTier(tmp_path, max_bytes=16 * 2**20), remote=remote)
+    with pytest.raises(CacheCapacityError, match="EphemeralStorageSize"):
+        cache.get(manifest.file("model.onnx.data"))
+
+
+def test_an_unreachable_endpoint_is_retried_then_reported(published: dict[str, Any],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
+    remote = S3Source(published["entry"]["source"], attempts=3, backoff_s=0.01)
+    with pytest.raises(FetchError, match="after 3 attempts"):
+        remote.read_manifest(published["entry"]["manifest_sha256"])
+
+
+def test_a_manifest_that_does_not_match_the_registry_refuses_to_load(published: dict[str, Any],
+                                                                     tmp_path: Path) -> None:
+    registry = tmp_path / "models.json"
+    write_registry_entry(registry, "tampered", {**published["entry"], "manifest_sha256": "0" * 64})
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tmp_path, model_registry=registry,
+                                                      model_name="tampered", cache_dir=tmp_path / "c"))
+    service.start()
+    assert not service.ready and "the model registry pins" in (service.error or "")
+
+
+def test_publish_then_cold_start_from_s3_through_the_emulator(published: dict[str, Any], s3server: SeaweedS3,
+                                                             tmp_path: Path, artifact_dir: Path) -> None:
+    registry = tmp_path / "models.json"
+    write_registry_entry(registry, "minilm-remote", published["entry"])
+    env = {"MODEL_REGISTRY": str(registry), "MODEL_NAME": "minilm-remote", "MODEL_CACHE_DIR": str(tmp_path / "tmp"),
+           "AWS_ENDPOINT_URL_S3": s3server.endpoint_url}
+    with start_function("StandardFunction", env=env) as function:
+        answer = function.invoke(load_event("predict.json"))
+        logs = function.logs()
+    assert answer["statusCode"] == 200 and body(answer)["cold_start"] is True
+    assert body(answer)["version"] == read_manifest(artifact_dir).version
+    init = next(json.loads(line) for line in logs.splitlines() if line.startswith("{") and '"event":"init"' in line)
+    fetch = next(p for p in init["trace"]["phases"] if p["name"] == "fetch_artifact")
+    weights = next(f for f in fetch["attributes"]["files"] if f["path"] == "model.onnx.data")
+    assert weights["tier"] == "s3" and weights["frames_fetched"] == weights["frames"]
+    for key in ("io_wait_ms", "verify_ms", "decompress_ms", "compressed_bytes", "bytes"):
+        assert weights[key] > 0
