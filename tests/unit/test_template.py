@@ -122,3 +122,21 @@ def test_requirements_are_pinned() -> None:
             line = line.split("#")[0].strip()
             if line and not line.startswith("-r"):
                 assert "==" in line, f"{path}: {line} is not pinned"
+
+
+def test_functions_may_read_only_the_configured_model_prefix(template: dict[str, Any]) -> None:
+    for logical_id, tier in (("StandardFunction", "Standard"), ("PremiumFunction", "Premium")):
+        properties = template["Resources"][logical_id]["Properties"]
+        assert properties["Environment"]["Variables"]["MODEL_NAME"] == {"Ref": f"{tier}ModelName"}
+        (policy,) = properties["Policies"]
+        condition, granted, otherwise = policy["Fn::If"]
+        assert condition == "HasModelBucket" and otherwise == {"Ref": "AWS::NoValue"}
+        (statement,) = granted["Statement"]
+        assert statement["Action"] == "s3:GetObject"
+        assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ModelBucket}/${ModelPrefix}*"}
+
+
+def test_the_image_ships_the_model_registry() -> None:
+    dockerfile = (REPO_ROOT / "functions" / "inference" / "Dockerfile").read_text()
+    assert "COPY models.json ${LAMBDA_TASK_ROOT}/" in dockerfile
+    assert "!models.json" in (REPO_ROOT / ".dockerignore").read_text()
