@@ -33,7 +33,7 @@ export SAM_CLI_TELEMETRY := 0
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo serve invoke test test-unit test-integration lint lint-template lint-docker clean bench report
+.PHONY: help setup artifact demo serve invoke test test-unit test-integration lint lint-template lint-docker clean bench bench-coldstart bench-fetch publish report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -92,8 +92,16 @@ lint: lint-template lint-docker ## all static checks
 clean: ## remove venvs, build outputs and caches
 	rm -rf $(VENV) $(RUNTIME_VENV) $(STAMPS) build .aws-sam .pytest_cache
 
-bench: setup artifact ## cold start vs the naive handler (5 alternating runs), warm latency, memory, sizes -> build/bench/
+bench: bench-coldstart bench-fetch ## both benchmarks below -> build/bench/
+
+bench-coldstart: setup artifact ## cold start vs the naive handler (5 alternating runs), warm latency, memory, sizes
 	$(PY) -m tools.bench.run --runs $(or $(RUNS),5)
+
+bench-fetch: setup ## S3 -> memory on 1 GiB from a loopback S3 server: each stage alone, then the pipeline
+	$(PY) -m tools.bench.fetch --mib $(or $(MIB),1024) --runs 3
+
+publish: setup artifact ## publish the artifact: make publish DEST=s3://bucket/prefix/ [ENDPOINT=http://…] [NAME=…]
+	$(PY) -m tools.publish $(ARTIFACT_DIR) $(DEST) --registry models.json $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(NAME),--name $(NAME))
 
 report: $(STAMPS)/venv ## waterfall PNG from a recorded trace: make report TRACE=init-log-line.json
 	$(PY) -m tools.bench.report $(TRACE)
