@@ -101,7 +101,7 @@ bench-fetch: setup ## S3 -> memory on 1 GiB from a loopback S3 server: each stag
 	$(PY) -m tools.bench.fetch --mib $(or $(MIB),1024) --runs 3
 
 publish: setup artifact ## publish the artifact: make publish DEST=s3://bucket/prefix/ [ENDPOINT=http://…] [NAME=…]
-	$(PY) -m tools.publish $(ARTIFACT_DIR) $(DEST) --registry models.json $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(NAME),--name $(NAME))
+	$(PY) -m tools.publish $(ARTIFACT_DIR) $(DEST) --registry functions/inference/models.json $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(NAME),--name $(NAME))
 
 report: $(STAMPS)/venv ## waterfall PNG from a recorded trace: make report TRACE=init-log-line.json
 	$(PY) -m tools.bench.report $(TRACE)

@@ -34,9 +34,15 @@ def test_dashboard_body_is_json_and_names_the_emitted_metrics() -> None:
     template = cfn_yaml.load(str(REPO_ROOT / "template.yaml"))
     body, variables = template["Resources"]["ColdStartDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     rendered = body
+    def text(item: object) -> str:
+        if isinstance(item, dict):
+            sub = item["Fn::Sub"]
+            return sub[0] if isinstance(sub, list) else sub
+        return str(item)
+
     for name, value in variables.items():
-        joined = ",\n".join(item["Fn::Sub"] if isinstance(item, dict) else item for item in value["Fn::Join"][1])
-        rendered = rendered.replace(f"${{{name}}}", joined)
+        if "Fn::Join" in value:
+            rendered = rendered.replace(f"${{{name}}}", ",\n".join(text(i) for i in value["Fn::Join"][1]))
     rendered = re.sub(r"\$\{[^}]+\}", "1", rendered)
     widgets = json.loads(rendered)["widgets"]
     names = {m[1] for w in widgets for m in w["properties"]["metrics"] if m[0] != "..."}

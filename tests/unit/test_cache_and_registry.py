@@ -65,7 +65,7 @@ def test_bundled_reads_are_verified_and_kept_in_memory(tmp_path: Path) -> None:
 
 
 def test_the_shipped_registry_serves_the_bundled_model() -> None:
-    entry = resolve_model(REPO_ROOT / "models.json", "all-MiniLM-L6-v2")
+    entry = resolve_model(REPO_ROOT / "functions" / "inference" / "models.json", "all-MiniLM-L6-v2")
     assert entry.is_bundled
 
 
@@ -82,4 +82,4 @@ def test_bad_registry_entries_are_refused(tmp_path: Path, record: dict, message:
 
 def test_unknown_model_names_list_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not in the registry .* it lists all-MiniLM-L6-v2"):
-        resolve_model(REPO_ROOT / "models.json", "gpt-5")
+        resolve_model(REPO_ROOT / "functions" / "inference" / "models.json", "gpt-5")

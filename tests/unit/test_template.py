@@ -39,8 +39,32 @@ def test_two_tiers_from_one_image(template: dict[str, Any]) -> None:
         assert function["Metadata"]["DockerContext"] == "."
     assert "ProvisionedConcurrencyConfig" in premium["Properties"]
     assert "ProvisionedConcurrencyConfig" not in standard["Properties"]
-    # no router function on the request path: the only other function is keep-warm
-    assert set(functions) == {"StandardFunction", "PremiumFunction", "KeepWarmFunction"}
+    # no router function on the request path: the others are keep-warm and the SnapStart variant
+    assert set(functions) == {"StandardFunction", "PremiumFunction", "KeepWarmFunction", "StandardSnapStartFunction"}
+
+
+STANDARD_ALIAS = {"Fn::If": ["UseSnapStart", {"Ref": "StandardSnapStartFunction.Alias"},
+                             {"Ref": "StandardFunction.Alias"}]}
+
+
+def test_standard_tier_can_run_on_snapstart(template: dict[str, Any]) -> None:
+    function = template["Resources"]["StandardSnapStartFunction"]
+    properties = function["Properties"]
+    assert function["Condition"] == "UseSnapStart"
+    assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    # SnapStart's limits: a managed runtime (no image), no provisioned concurrency, <= 512 MB of /tmp
+    assert properties["Runtime"] == "python3.12" and "PackageType" not in properties
+    assert "ProvisionedConcurrencyConfig" not in properties and properties["EphemeralStorage"]["Size"] <= 512
+    assert properties["CodeUri"].rstrip("/") == "functions/inference" and properties["Handler"] == "app.handler"
+    assert properties["Environment"]["Variables"]["LATENCY_TIER"] == "standard"
+    rule = template["Rules"]["SnapStartNeedsAPublishedModel"]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelBucket"}, ""]}]}
+    # the load balancer, its permission and keep-warm follow whichever standard alias serves
+    groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert groups["StandardTargetGroup"]["Properties"]["Targets"] == [{"Id": STANDARD_ALIAS}]
+    assert template["Resources"]["StandardInvokePermission"]["Properties"]["FunctionName"] == STANDARD_ALIAS
+    keepwarm = template["Resources"]["KeepWarmFunction"]["Properties"]
+    assert keepwarm["Environment"]["Variables"]["STANDARD_ALIAS_ARN"] == STANDARD_ALIAS
 
 
 def test_local_emulator_runs_the_functions_as_the_template_configures_them(template: dict[str, Any]) -> None:
@@ -68,7 +92,6 @@ def test_front_door_routes_premium_by_header_to_the_premium_alias(template: dict
     assert rule["Actions"][0]["TargetGroupArn"] == {"Ref": "PremiumTargetGroup"}
     groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert groups["PremiumTargetGroup"]["Properties"]["Targets"] == [{"Id": {"Ref": "PremiumFunction.Alias"}}]
-    assert groups["StandardTargetGroup"]["Properties"]["Targets"] == [{"Id": {"Ref": "StandardFunction.Alias"}}]
     default = template["Resources"]["HttpsListener"]["Properties"]["DefaultActions"][0]
     assert default["TargetGroupArn"] == {"Ref": "StandardTargetGroup"}
 
@@ -88,7 +111,7 @@ def test_keepwarm_is_scheduled_and_may_only_invoke_the_aliases(template: dict[st
     assert keepwarm["Runtime"] == "python3.12"
     (statement,) = keepwarm["Policies"][0]["Statement"]
     assert statement["Action"] == "lambda:InvokeFunction"
-    assert statement["Resource"] == [{"Ref": "StandardFunction.Alias"}, {"Ref": "PremiumFunction.Alias"}]
+    assert statement["Resource"] == [STANDARD_ALIAS, {"Ref": "PremiumFunction.Alias"}]
     schedule_input = keepwarm["Events"]["Schedule"]["Properties"]["Input"]
     assert schedule_input.strip() == (REPO_ROOT / "events" / "keepwarm-schedule.json").read_text().strip()
 
@@ -125,18 +148,20 @@ def test_requirements_are_pinned() -> None:
 
 
 def test_functions_may_read_only_the_configured_model_prefix(template: dict[str, Any]) -> None:
-    for logical_id, tier in (("StandardFunction", "Standard"), ("PremiumFunction", "Premium")):
+    for logical_id, tier in (("StandardFunction", "Standard"), ("PremiumFunction", "Premium"),
+                             ("StandardSnapStartFunction", "Standard")):
         properties = template["Resources"][logical_id]["Properties"]
         assert properties["Environment"]["Variables"]["MODEL_NAME"] == {"Ref": f"{tier}ModelName"}
         (policy,) = properties["Policies"]
-        condition, granted, otherwise = policy["Fn::If"]
-        assert condition == "HasModelBucket" and otherwise == {"Ref": "AWS::NoValue"}
-        (statement,) = granted["Statement"]
+        if "Fn::If" in policy:
+            condition, policy, otherwise = policy["Fn::If"]
+            assert condition == "HasModelBucket" and otherwise == {"Ref": "AWS::NoValue"}
+        (statement,) = policy["Statement"]
         assert statement["Action"] == "s3:GetObject"
         assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ModelBucket}/${ModelPrefix}*"}
 
 
 def test_the_image_ships_the_model_registry() -> None:
     dockerfile = (REPO_ROOT / "functions" / "inference" / "Dockerfile").read_text()
-    assert "COPY models.json ${LAMBDA_TASK_ROOT}/" in dockerfile
-    assert "!models.json" in (REPO_ROOT / ".dockerignore").read_text()
+    assert "COPY functions/inference/models.json ${LAMBDA_TASK_ROOT}/" in dockerfile
+    assert "!functions/inference/models.json" in (REPO_ROOT / ".dockerignore").read_text()

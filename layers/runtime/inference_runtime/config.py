@@ -120,7 +120,7 @@ def _default_registry(environ: Mapping[str, str]) -> str:
     task_root = environ.get(LAMBDA_TASK_ROOT)
     if task_root:
         return str(Path(task_root) / "models.json")
-    return str(Path(__file__).resolve().parents[3] / "models.json")
+    return str(Path(__file__).resolve().parents[3] / "functions" / "inference" / "models.json")
 
 
 def _default_artifact_dir(environ: Mapping[str, str]) -> str:
