@@ -135,6 +135,11 @@ class InferenceService:
             manifest, files=cache.get, trace=self.trace,
             intra_op_threads=self.config.intra_op_threads, on_imported=self._backend_imported.set,
         )
+        # The session now holds its own copy of the weights: from here on the loaded
+        # model is the in-memory tier. Keeping the raw bytes too would cost their size in
+        # memory for the environment's whole life; until a load succeeds they stay, so a
+        # retry reuses every file already verified.
+        cache.memory.clear()
         # Ready means warmed: /health turns 200 only after this.
         self.warmup_results = run_warmup(
             backend, self.trace, batch_sizes=self.config.warmup_batch_sizes,
