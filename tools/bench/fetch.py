@@ -140,9 +140,7 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
                         cf[0], max_output_size=cf[1].raw_size), zip(compressed, frames)))
 
             def pipeline() -> None:
-                cache_dir = work / "cache"
-                shutil.rmtree(cache_dir, ignore_errors=True)
-                cache = ModelCache(disk=DiskTier(cache_dir, max_bytes=(mib + 64) * 2**20), remote=source)
+                cache = ModelCache(disk=DiskTier(work / "cache", max_bytes=(mib + 64) * 2**20), remote=source)
                 stats: dict[str, Any] = {}
                 data = cache.get(entry, stats)
                 assert len(data) == entry.size
@@ -156,6 +154,7 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
                 samples["single_get"].append(timed(single_get))
                 samples["sha256"].append(timed(sha256_stage))
                 samples["decompress"].append(timed(decompress_stage))
+                shutil.rmtree(work / "cache", ignore_errors=True)  # an empty /tmp tier, outside the timing
                 samples["pipeline"].append(timed(pipeline))
         medians = {k: statistics.median(v) for k, v in samples.items()}
         slowest = max(("transfer", "sha256", "decompress"), key=lambda k: medians[k])

@@ -106,7 +106,7 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
         # After the session: creating it releases the GIL, the tokenizer does not, so the
         # caller's imports overlap the session instead of waiting for the tokenizer.
         with trace.phase("load_tokenizer"):
-            tokenizer = Tokenizer.from_str(blobs[tokenizer_entry.path].decode("utf-8"))
+            tokenizer = Tokenizer.from_str(str(blobs[tokenizer_entry.path], "utf-8"))
             max_len = int(manifest.model.get("max_sequence_length", 256))
             # tokenizer.json ships fixed padding to 128; pad to the longest input instead.
             tokenizer.enable_truncation(max_length=max_len)

@@ -43,7 +43,7 @@ class ModelCache:
         """The file's bytes, from the nearest tier that has a verified copy."""
         stats = {} if stats is None else stats
         started = time.perf_counter()
-        data: bytes | bytearray | None = self.memory._get(entry)
+        data: bytes | memoryview | None = self.memory._get(entry)
         if data is not None:
             stats.update(tier="memory", bytes=entry.size)
         elif self.bundled_dir is not None:
