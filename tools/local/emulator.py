@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .processes import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PACKAGE_DIR = REPO_ROOT / "layers" / "runtime"
@@ -196,14 +197,8 @@ class EmulatedFunction:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-        if self._process is not None and self._process.poll() is None:
-            # The emulator and the runtime it started share a session: end both.
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        # The emulator and the runtime it started share a process group: end both.
+        stop_process_group(self._process, grace_s=5)
         self._process = None
 
     def __enter__(self) -> "EmulatedFunction":

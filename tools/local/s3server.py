@@ -12,9 +12,7 @@ boto3 talks to it over HTTP like to S3 (path-style addressing, any credentials).
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .emulator import free_port
+from .processes import stop_process_group
 
 
 def weed_binary() -> Path:
@@ -97,14 +96,8 @@ class SeaweedS3:
             return ""
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                # A graceful stop can take seconds; the data is temporary, so do not wait long.
-                self._process.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        # A graceful stop can take seconds; the data is temporary, so do not wait long.
+        stop_process_group(self._process, grace_s=1)
         self._process = None
         shutil.rmtree(self._dir, ignore_errors=True)
 
