@@ -33,7 +33,7 @@ export SAM_CLI_TELEMETRY := 0
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo serve invoke test test-unit test-integration lint lint-template lint-docker clean bench bench-coldstart bench-fetch publish report
+.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-template lint-docker clean bench bench-coldstart bench-fetch publish report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ artifact: $(ARTIFACT_DIR)/manifest.json ## export all-MiniLM-L6-v2 to ONNX with 
 
 demo: setup artifact ## serve the model under the Lambda runtime emulator: cold, warm, premium, errors
 	$(PY) -m tools.local.demo
+
+demo-s3: setup artifact ## publish to a loopback S3 server (SeaweedFS), then cold-start the function from it
+	$(PY) -m tools.local.demo_s3
 
 serve: setup artifact ## both tiers + a front door on 127.0.0.1:8080 (curl it; Ctrl-C stops)
 	$(PY) -m tools.local.serve
