@@ -1,6 +1,6 @@
 """One fresh process: init a handler, answer the first /predict, report; optionally keep going warm.
 
-    python -m tools.bench.probe template|naive [--warm N]
+    python -m tools.bench.probe template|naive|minimal [--warm N]
 
 Prints one JSON line. The parent (tools.bench.run) times the process from spawn to
 that line, which is the cold start: interpreter start, imports, model load, first
@@ -21,6 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = {
     "template": (REPO_ROOT / "functions" / "inference", "app"),
     "naive": (REPO_ROOT / "tools" / "bench", "naive_handler"),
+    "minimal": (REPO_ROOT / "tools" / "bench", "minimal_handler"),
 }
 
 

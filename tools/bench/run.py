@@ -4,7 +4,8 @@ Every figure is a median over runs that alternate template and naive, on the sam
 interpreter and the same weights, so that the machine's noise hits both alike; the
 headline is their ratio, not an absolute time.
 
-- cold start, fresh process: spawn -> imports -> model load -> first /predict answered
+- cold start, fresh process: spawn -> imports -> model load -> first /predict answered;
+  also for ``minimal_handler`` (ONNX Runtime and nothing else: the floor on this machine)
 - cold start through the Lambda Runtime Interface Emulator: the first invocation's
   latency, init included, end to end
 - warm /predict p50/p99 (2 short inputs) and /warm p50, in process
@@ -156,12 +157,15 @@ def run(runs: int, warm_requests: int, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     cold: dict[str, list[dict[str, Any]]] = {"template": [], "naive": []}
     emulator: dict[str, list[float]] = {"template": [], "naive": []}
+    floor: list[float] = []
     for i in range(runs):
         for handler in ("template", "naive") if i % 2 == 0 else ("naive", "template"):
             cold[handler].append(cold_process(handler))
             emulator[handler].append(cold_emulator(handler))
             print(f"run {i + 1}/{runs} {handler:8} cold {cold[handler][-1]['cold_start_s']:.3f} s, "
                   f"emulator {emulator[handler][-1]:.3f} s", flush=True)
+        floor.append(cold_process("minimal")["cold_start_s"])
+        print(f"run {i + 1}/{runs} minimal  cold {floor[-1]:.3f} s", flush=True)
     warm = {h: warm_process(h, warm_requests) for h in ("template", "naive")}
     sizes = runtime_dependency_sizes()
 
@@ -175,6 +179,9 @@ def run(runs: int, warm_requests: int, out_dir: Path) -> dict[str, Any]:
                                  "ratio": naive_cold / template_cold,
                                  "template_runs": [r["cold_start_s"] for r in cold["template"]],
                                  "naive_runs": [r["cold_start_s"] for r in cold["naive"]]},
+        "cold_start_floor_s": {"minimal": median(floor), "runs": floor,
+                               "template_over_floor": template_cold / median(floor),
+                               "naive_over_floor": naive_cold / median(floor)},
         "cold_start_emulator_s": {"template": median(emulator["template"]), "naive": median(emulator["naive"]),
                                   "ratio": median(emulator["naive"]) / median(emulator["template"]),
                                   "template_runs": emulator["template"], "naive_runs": emulator["naive"]},
@@ -215,6 +222,9 @@ def markdown(r: dict[str, Any]) -> str:
     rows = [
         ("cold start, fresh process (s)", f"{c['template']:.3f}", f"{c['naive']:.3f}",
          f"{c['ratio']:.1f}x faster ({ok[met['cold_start_ratio']]}: >= 25x)"),
+        ("floor: ONNX Runtime alone, unverified (s)", f"{r['cold_start_floor_s']['minimal']:.3f}", "-",
+         f"naive / floor = {r['cold_start_floor_s']['naive_over_floor']:.1f}x: the best any ONNX Runtime handler "
+         "gets here; template / floor = " f"{r['cold_start_floor_s']['template_over_floor']:.2f}"),
         ("cold start through the Lambda emulator (s)", f"{e['template']:.3f}", f"{e['naive']:.3f}",
          f"{e['ratio']:.1f}x faster"),
         ("first /predict after init (ms)", f"{r['first_response_ms']['template']:.1f}",
