@@ -77,9 +77,9 @@ def test_fetch_gives_the_exact_bytes_then_memory_then_disk(published: dict[str, 
     manifest, cache = remote_cache(published["entry"], tmp_path)
     for entry in manifest.files:
         stats: dict[str, Any] = {}
-        assert cache.get(entry, stats) == (artifact_dir / entry.path).read_bytes()
+        assert cache.get(entry, stats).read_bytes() == (artifact_dir / entry.path).read_bytes()
         assert stats["tier"] == "s3" and stats["frames_fetched"] == len(entry.compressed.frames)
-        assert cache.get(entry, stats := {}) and stats["tier"] == "memory"
+        assert cache.get(entry, stats := {}).name == entry.path and stats["tier"] == "memory"
     # a new environment on the same /tmp (a warm container's disk) reads L2, verified
     _, fresh = remote_cache(published["entry"], tmp_path)
     weights = manifest.file("model.onnx.data")
@@ -92,14 +92,15 @@ def test_fetch_gives_the_exact_bytes_then_memory_then_disk(published: dict[str, 
 def test_a_corrupted_cached_file_is_detected_and_refetched(published: dict[str, Any], tmp_path: Path) -> None:
     manifest, cache = remote_cache(published["entry"], tmp_path)
     tokenizer = manifest.file("tokenizer.json")
-    good = cache.get(tokenizer)
+    good = cache.get(tokenizer).read_bytes()
     cached = cache.disk.path_for(tokenizer)
     flipped = bytearray(cached.read_bytes())
     flipped[100] ^= 0x01
+    cached.unlink()  # replace the file, not write through the view's hard link to it
     cached.write_bytes(bytes(flipped))
     _, fresh = remote_cache(published["entry"], tmp_path)
     stats: dict[str, Any] = {}
-    assert fresh.get(tokenizer, stats) == good
+    assert fresh.get(tokenizer, stats).read_bytes() == good
     assert stats["tier"] == "s3"
 
 
@@ -149,8 +150,8 @@ def test_an_interrupted_download_resumes_at_a_frame_boundary(published: dict[str
     assert cache.disk.partial_path(weights).exists()
     _, resumed_cache = remote_cache(published["entry"], tmp_path)
     stats: dict[str, Any] = {}
-    data = resumed_cache.get(weights, stats)
-    assert data == (artifact_dir / weights.path).read_bytes()
+    path = resumed_cache.get(weights, stats)
+    assert path.read_bytes() == (artifact_dir / weights.path).read_bytes()
     assert stats["frames_resumed"] >= 6
     assert stats["frames_resumed"] + stats["frames_fetched"] == len(weights.compressed.frames)
 

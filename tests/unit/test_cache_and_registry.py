@@ -27,7 +27,7 @@ def test_disk_tier_evicts_the_least_recently_used(tmp_path: Path) -> None:
     for data in (a, b):
         disk._put(entry_for(data), data)
         time.sleep(0.01)
-    assert disk._get(entry_for(a)) == a  # a is now the most recently used
+    assert disk._get(entry_for(a)).read_bytes() == a  # a is now the most recently used
     time.sleep(0.01)
     disk._put(entry_for(c), c)
     disk._put(entry_for(b"d" * 1500), b"d" * 1500)  # needs room: b goes first, being least recently used
@@ -50,13 +50,13 @@ def test_a_file_larger_than_the_cache_is_a_clear_error(tmp_path: Path) -> None:
         disk._put(entry_for(b"x" * 2000), b"x" * 2000)
 
 
-def test_bundled_reads_are_verified_and_kept_in_memory(tmp_path: Path) -> None:
+def test_bundled_files_are_verified_in_place_and_remembered(tmp_path: Path) -> None:
     data = b"weights" * 100
     (tmp_path / "f.bin").write_bytes(data)
     cache = ModelCache(bundled_dir=tmp_path)
     stats: dict = {}
-    assert cache.get(entry_for(data), stats) == data and stats["tier"] == "bundled"
-    assert cache.get(entry_for(data), stats := {}) == data and stats["tier"] == "memory"
+    assert cache.get(entry_for(data), stats) == tmp_path / "f.bin" and stats["tier"] == "bundled"
+    assert cache.get(entry_for(data), stats := {}) == tmp_path / "f.bin" and stats["tier"] == "memory"
     (tmp_path / "g.bin").write_bytes(b"tampered")
     from inference_runtime.artifact import IntegrityError
 

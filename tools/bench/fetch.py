@@ -10,7 +10,8 @@ as badly as real ones) is published to a SeaweedFS S3 server on loopback, then:
 - sha256 alone: the frame hashes (parallel) and the original-bytes hash (in order),
   on data already in memory, as the pipeline computes them;
 - decompression alone: every frame, in parallel, from memory;
-- the pipeline: the runtime's own cache.get() into an empty /tmp tier.
+- the pipeline: the runtime's own cache.get() into an empty /tmp tier (to a verified
+  file, which the loader then maps).
 
 Medians of --runs. The pipeline should take no more than 1.25x its slowest stage.
 
@@ -142,8 +143,8 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
             def pipeline() -> None:
                 cache = ModelCache(disk=DiskTier(work / "cache", max_bytes=(mib + 64) * 2**20), remote=source)
                 stats: dict[str, Any] = {}
-                data = cache.get(entry, stats)
-                assert len(data) == entry.size
+                path = cache.get(entry, stats)
+                assert path.stat().st_size == entry.size
                 pipeline_stats.append(stats)
 
             pipeline_stats: list[dict[str, Any]] = []

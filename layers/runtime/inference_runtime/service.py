@@ -135,11 +135,6 @@ class InferenceService:
             manifest, files=cache.get, trace=self.trace,
             intra_op_threads=self.config.intra_op_threads, on_imported=self._backend_imported.set,
         )
-        # The session now holds its own copy of the weights: from here on the loaded
-        # model is the in-memory tier. Keeping the raw bytes too would cost their size in
-        # memory for the environment's whole life; until a load succeeds they stay, so a
-        # retry reuses every file already verified.
-        cache.memory.clear()
         # Ready means warmed: /health turns 200 only after this.
         self.warmup_results = run_warmup(
             backend, self.trace, batch_sizes=self.config.warmup_batch_sizes,
@@ -159,7 +154,7 @@ class InferenceService:
                               attempts=self.config.s3_attempts)
             self.on_restore(remote.reset_client)  # SnapStart: fresh connections and credentials
             self._cache = ModelCache(disk=DiskTier(self.config.cache_dir, max_bytes=self._cache_max_bytes()),
-                                     remote=remote)
+                                     remote=remote, view=f"{entry.name}-{entry.version or 'published'}")
         assert self._cache.remote is not None and entry.manifest_sha256 is not None
         return self._cache.remote.read_manifest(entry.manifest_sha256), self._cache
 

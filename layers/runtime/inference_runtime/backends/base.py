@@ -7,11 +7,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..artifact import FileEntry, Manifest
     from ..lifecycle import PhaseTrace
 
-#: ``files(entry, stats)``: the file's verified bytes (the cache's ``get``); fills ``stats``.
-FileReader = Callable[["FileEntry", dict[str, Any]], bytes]
+#: ``files(entry, stats)``: the path of a verified local copy, named as in the manifest
+#: (the cache's ``get``); fills ``stats`` with what the fetch cost.
+FileReader = Callable[["FileEntry", dict[str, Any]], "Path"]
 
 
 class EmbeddingBackend(ABC):
@@ -27,7 +30,7 @@ class EmbeddingBackend(ABC):
     @abstractmethod
     def load(cls, manifest: "Manifest", *, files: "FileReader", trace: "PhaseTrace",
              intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "EmbeddingBackend":
-        """Load the artifact's files (``files`` returns verified bytes), recording phases in ``trace``.
+        """Load the artifact's files (``files`` returns verified local paths), recording phases in ``trace``.
 
         ``on_imported`` is called once the backend's libraries are imported: from then
         on loading mostly runs outside the GIL, and the caller may do Python work.

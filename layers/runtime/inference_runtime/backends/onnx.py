@@ -16,7 +16,8 @@ waits for ``on_imported`` and does its own imports while the session is created.
 Session choices, each measured (``make bench``, README "Load path"):
 - the graph was optimised offline at build time, so runtime optimisation is off
   (same inference speed, less session-creation time);
-- weights come as external data, verified in memory and handed over as a buffer;
+- weights come as external data in a file beside the graph, verified, then opened by
+  ONNX Runtime itself, which maps them rather than copying them;
 - weight prepacking stays on: turning it off saves about 30 ms of session creation but
   makes every inference about 60% slower;
 - the memory arena and thread count stay at ONNX Runtime's defaults (no measurable gain).
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import FileEntry, ManifestError
@@ -38,17 +40,17 @@ if TYPE_CHECKING:
     from .base import FileReader
 
 
-def _fetch_all(files: "FileReader", entries: list[FileEntry], trace: "PhaseTrace") -> dict[str, bytes]:
+def _fetch_all(files: "FileReader", entries: list[FileEntry], trace: "PhaseTrace") -> dict[str, Path]:
     """Every file through the cache, with what each tier did in the trace."""
     with trace.phase("fetch_artifact") as attrs:
-        blobs, per_file = {}, []
+        paths, per_file = {}, []
         for entry in entries:
             stats: dict[str, Any] = {}
-            blobs[entry.path] = files(entry, stats)
+            paths[entry.path] = files(entry, stats)
             per_file.append({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()})
-        attrs["bytes"] = sum(len(b) for b in blobs.values())
+        attrs["bytes"] = sum(e.size for e in entries)
         attrs["files"] = per_file
-    return blobs
+    return paths
 
 
 class OnnxEmbeddingBackend(EmbeddingBackend):
@@ -71,8 +73,9 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
         data_entries = [manifest.file(name) for name in manifest.model.get("external_data", [])]
         tokenizer_entry = manifest.file(manifest.model.get("tokenizer", "tokenizer.json"))
 
-        # Nothing reaches ONNX Runtime or the tokenizer unless its bytes match the
-        # manifest; the hashing runs beside the imports rather than before them.
+        # Nothing reaches ONNX Runtime or the tokenizer unless its bytes matched the
+        # manifest just before (files in the read-only image, or written by this process
+        # into /tmp); the hashing runs beside the imports rather than before them.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
             pending = pool.submit(_fetch_all, files, [model_entry, *data_entries, tokenizer_entry], trace)
             with trace.phase("import_backend"):
@@ -82,7 +85,7 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
             if on_imported is not None:
                 on_imported()
             with trace.phase("await_verification"):
-                blobs = pending.result()
+                paths = pending.result()
 
         with trace.phase("create_session") as attrs:
             options = ort.SessionOptions()
@@ -93,12 +96,15 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             if intra_op_threads:
                 options.intra_op_num_threads = intra_op_threads
-            if data_entries:
-                options.add_external_initializers_from_files_in_memory(
-                    [e.path for e in data_entries], [blobs[e.path] for e in data_entries],
-                    [len(blobs[e.path]) for e in data_entries])
+            model_path = paths[model_entry.path]
+            if any(paths[e.path] != model_path.parent / e.path for e in data_entries):
+                raise BackendError(f"the external data of {model_entry.path} is not beside it; the cache "
+                                   "must lay files out as the manifest names them")
             try:
-                session = ort.InferenceSession(bytes(blobs[model_entry.path]), sess_options=options,
+                # From the verified files by name: ONNX Runtime maps the external weights
+                # instead of copying them (measured: ~0.2 s faster, ~170 MB less memory
+                # than handing it the bytes).
+                session = ort.InferenceSession(str(model_path), sess_options=options,
                                                providers=["CPUExecutionProvider"])
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 raise BackendError(f"ONNX Runtime could not load {model_entry.path}: {exc}") from exc
@@ -106,7 +112,7 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
         # After the session: creating it releases the GIL, the tokenizer does not, so the
         # caller's imports overlap the session instead of waiting for the tokenizer.
         with trace.phase("load_tokenizer"):
-            tokenizer = Tokenizer.from_str(str(blobs[tokenizer_entry.path], "utf-8"))
+            tokenizer = Tokenizer.from_file(str(paths[tokenizer_entry.path]))
             max_len = int(manifest.model.get("max_sequence_length", 256))
             # tokenizer.json ships fixed padding to 128; pad to the longest input instead.
             tokenizer.enable_truncation(max_length=max_len)

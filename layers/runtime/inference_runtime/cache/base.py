@@ -1,8 +1,9 @@
-"""The shape of a cache tier: return verified bytes for a manifest entry, or None."""
+"""The shape of a cache tier: the local path of a verified copy of a manifest entry, or None."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -10,13 +11,10 @@ if TYPE_CHECKING:
 
 
 class Tier(ABC):
-    """One level of the cache. ``_get`` returns bytes only once they match the entry's sha256."""
+    """One level of the cache. ``_get`` returns a path only once its bytes match the entry's sha256."""
 
     name = "abstract"
 
     @abstractmethod
-    def _get(self, entry: "FileEntry") -> bytes | None:
-        """The file's verified bytes, or None when this tier does not hold it (or held a bad copy)."""
-
-    def _put(self, entry: "FileEntry", data: bytes) -> None:
-        """Keep verified bytes for next time (tiers that cannot keep anything ignore it)."""
+    def _get(self, entry: "FileEntry") -> Path | None:
+        """A verified local copy of the file, or None (absent, or a bad copy now removed)."""

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..artifact import IntegrityError, atomic_write_bytes, read_verified
+from ..artifact import IntegrityError, atomic_write_bytes, verify_file
 from .base import Tier
 from .errors import CacheCapacityError
 
@@ -39,19 +39,20 @@ class DiskTier(Tier):
     def partial_path(self, entry: "FileEntry") -> Path:
         return self.root / f"{entry.sha256}{PARTIAL_SUFFIX}"
 
-    def _get(self, entry: "FileEntry") -> bytes | None:
+    def _get(self, entry: "FileEntry") -> Path | None:
         path = self.path_for(entry)
         if not path.is_file():
             return None
         try:
-            data = read_verified(path, size=entry.size, sha256=entry.sha256)
+            verify_file(path, size=entry.size, sha256=entry.sha256)
         except IntegrityError:
             path.unlink(missing_ok=True)  # never reuse a bad copy; the caller refetches
             return None
         os.utime(path)  # most recently used
-        return data
+        return path
 
     def _put(self, entry: "FileEntry", data: bytes) -> None:
+        """Store bytes already verified by the caller (tests, small files)."""
         self.reserve(entry.size, keep=entry.sha256)
         atomic_write_bytes(self.path_for(entry), data)
 

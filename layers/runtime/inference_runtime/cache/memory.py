@@ -1,7 +1,13 @@
-"""L1: process memory. Lives as long as the execution environment (module scope)."""
+"""L1: process memory. What this execution environment has already verified, for its life.
+
+It holds the paths of files whose bytes matched their sha256 in this process, keyed
+by that hash, so a second load (a retry after a failure) does not hash 90 MB again.
+The loaded model itself, cached at module scope by the service, is the rest of L1.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .base import Tier
@@ -14,14 +20,14 @@ class MemoryTier(Tier):
     name = "memory"
 
     def __init__(self) -> None:
-        self._files: dict[str, bytes] = {}
+        self._verified: dict[str, Path] = {}
 
-    def _get(self, entry: "FileEntry") -> bytes | None:
-        # Keyed by content hash: bytes are stored only after verification, so a hit is verified.
-        return self._files.get(entry.sha256)
+    def _get(self, entry: "FileEntry") -> Path | None:
+        path = self._verified.get(entry.sha256)
+        return path if path is not None and path.is_file() else None
 
-    def _put(self, entry: "FileEntry", data: bytes) -> None:
-        self._files[entry.sha256] = data
+    def _put(self, entry: "FileEntry", path: Path) -> None:
+        self._verified[entry.sha256] = path
 
     def clear(self) -> None:
-        self._files.clear()
+        self._verified.clear()

@@ -10,7 +10,7 @@ So a fetch can:
 - write each frame at its place in ``<sha256>.partial`` and note it in ``.frames``, so
   an interrupted fetch resumes at a frame boundary instead of starting again;
 - hash the original bytes in order while frames complete, and compare with the
-  manifest before the file is renamed into the cache and handed to the loader.
+  manifest before the file is renamed into the cache and its path handed to the loader.
 
 Retries back off exponentially; what still fails is a FetchError (unreachable, missing
 object) or an IntegrityError (bytes that keep failing their hash), never bad bytes.
@@ -19,7 +19,6 @@ object) or an IntegrityError (bytes that keep failing their hash), never bad byt
 from __future__ import annotations
 
 import hashlib
-import mmap
 import os
 import threading
 import time
@@ -94,8 +93,8 @@ class S3Source:
 
     # --- files -------------------------------------------------------------------------
     def fetch(self, entry: "FileEntry", disk: "DiskTier", stats: dict[str, Any],
-              on_frame: Any = None) -> memoryview:
-        """Fetch, verify and decompress one file into the disk tier; return its bytes."""
+              on_frame: Any = None) -> Path:
+        """Fetch, verify and decompress one file into the disk tier; return its verified path."""
         layout = entry.compressed
         if layout is None:
             raise ManifestError(f"{entry.path} has no published layout in the manifest; publish the artifact")
@@ -104,10 +103,6 @@ class S3Source:
         partial = disk.partial_path(entry)
         progress_path = Path(f"{partial}{'.frames'}")
         done = self._resumable_frames(partial, progress_path, entry.size)
-        # Anonymous memory, zeroed by the kernel page by page as frames land, in the
-        # workers: a bytearray of the size would zero it all up front (about 0.9 s per GiB
-        # here) before the first byte could arrive.
-        out: Any = mmap.mmap(-1, entry.size) if entry.size else bytearray()
         frames = layout.frames
         stats.update(tier="s3", bytes=entry.size, compressed_bytes=layout.size, frames=len(frames),
                      frames_resumed=len(done), frames_fetched=0, refetched=0,
@@ -116,14 +111,10 @@ class S3Source:
         fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             os.ftruncate(fd, entry.size)
-            for index in done:
-                frame = frames[index]
-                out[frame.raw_offset:frame.raw_offset + frame.raw_size] = os.pread(fd, frame.raw_size,
-                                                                                   frame.raw_offset)
             complete = set(done)
             hashed = self._transfer(entry, frames, [i for i in range(len(frames)) if i not in complete],
-                                    complete, fd, out, hasher, progress_path, stats, on_frame)
-            self._hash_in_order(hasher, out, frames, complete, hashed, stats)
+                                    complete, fd, hasher, progress_path, stats, on_frame)
+            self._hash_in_order(hasher, fd, frames, complete, hashed, stats)
             # No fsync: resuming covers a process that died, whose writes the kernel still
             # holds; /tmp does not outlive the environment, so a machine crash needs none.
         finally:
@@ -135,9 +126,9 @@ class S3Source:
             raise IntegrityError(f"{entry.path}: the assembled file does not match the manifest's sha256 "
                                  "although every frame did; the manifest is inconsistent, republish the model")
         stats["verify_ms"] += (time.perf_counter() - started_verify) * 1000
-        disk.commit_partial(entry)
+        final = disk.commit_partial(entry)
         stats["wall_ms"] = (time.perf_counter() - started) * 1000
-        return memoryview(out)  # no copy: consumers take any bytes-like buffer
+        return final
 
     @staticmethod
     def _resumable_frames(partial: Path, progress_path: Path, size: int) -> list[int]:
@@ -150,20 +141,23 @@ class S3Source:
         return sorted({int(line) for line in progress_path.read_text().split("\n") if line.strip().isdigit()})
 
     @staticmethod
-    def _hash_in_order(hasher: Any, out: Any, frames: tuple["Frame", ...], complete: set[int],
+    def _hash_in_order(hasher: Any, fd: int, frames: tuple["Frame", ...], complete: set[int],
                        next_index: int, stats: dict[str, Any]) -> int:
-        """Feed the original-bytes hash with every frame that is complete and next in order."""
+        """Feed the original-bytes hash with every frame that is complete and next in order.
+
+        Frames are read back from the partial file: the page cache still holds them, and
+        no buffer of the whole file is ever built.
+        """
         started = time.perf_counter()
-        view = memoryview(out)
         while next_index < len(frames) and next_index in complete:
             frame = frames[next_index]
-            hasher.update(view[frame.raw_offset:frame.raw_offset + frame.raw_size])
+            hasher.update(os.pread(fd, frame.raw_size, frame.raw_offset))
             next_index += 1
         stats["verify_ms"] += (time.perf_counter() - started) * 1000
         return next_index
 
     def _transfer(self, entry: "FileEntry", frames: tuple["Frame", ...], todo: list[int], complete: set[int],
-                  fd: int, out: Any, hasher: Any, progress_path: Path, stats: dict[str, Any],
+                  fd: int, hasher: Any, progress_path: Path, stats: dict[str, Any],
                   on_frame: Any) -> int:
         """Two pools: connections only transfer, CPU threads verify, decompress and place.
 
@@ -188,7 +182,7 @@ class S3Source:
             for index in todo:
                 download(index)
             while kinds:
-                next_to_hash = self._hash_in_order(hasher, out, frames, complete, next_to_hash, stats)
+                next_to_hash = self._hash_in_order(hasher, fd, frames, complete, next_to_hash, stats)
                 finished, _ = wait(set(kinds), return_when=FIRST_COMPLETED)
                 for future in finished:
                     kind, index = kinds.pop(future)
@@ -196,7 +190,7 @@ class S3Source:
                     for key, value in timings.items():
                         stats[key] += value
                     if kind == "get":
-                        kinds[cpu.submit(self._place_frame, entry, index, frames[index], body, fd, out)] = \
+                        kinds[cpu.submit(self._place_frame, entry, index, frames[index], body, fd)] = \
                             ("place", index)
                     elif not ok:
                         stats["refetched"] += 1
@@ -225,9 +219,9 @@ class S3Source:
         return True, {"io_wait_ms": (time.perf_counter() - started) * 1000}, body
 
     @staticmethod
-    def _place_frame(entry: "FileEntry", index: int, frame: "Frame", body: bytes, fd: int,
-                     out: Any) -> tuple[bool, dict[str, float], bytes]:
-        """Verify one frame; if good, decompress it into ``out`` and the partial file."""
+    def _place_frame(entry: "FileEntry", index: int, frame: "Frame", body: bytes,
+                     fd: int) -> tuple[bool, dict[str, float], bytes]:
+        """Verify one frame; if good, decompress it into its place in the partial file."""
         import zstandard
 
         t0 = time.perf_counter()
@@ -239,7 +233,6 @@ class S3Source:
         if len(raw) != frame.raw_size:
             raise IntegrityError(f"frame {index} of {entry.path} decompressed to {len(raw)} bytes, "
                                  f"not {frame.raw_size}; republish the model")
-        out[frame.raw_offset:frame.raw_offset + frame.raw_size] = raw
         os.pwrite(fd, raw, frame.raw_offset)
         return True, {"verify_ms": (t1 - t0) * 1000, "decompress_ms": (t2 - t1) * 1000}, b""
 
