@@ -83,3 +83,16 @@ def test_bad_registry_entries_are_refused(tmp_path: Path, record: dict, message:
 def test_unknown_model_names_list_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not in the registry .* it lists all-MiniLM-L6-v2"):
         resolve_model(REPO_ROOT / "functions" / "inference" / "models.json", "gpt-5")
+
+
+def test_eviction_also_removes_the_named_views(tmp_path: Path) -> None:
+    disk = DiskTier(tmp_path, max_bytes=2500)
+    old = b"o" * 1000
+    disk._put(entry_for(old), old)
+    view = tmp_path / "views" / "m-1" / "model.onnx.data"
+    view.parent.mkdir(parents=True)
+    os.link(disk.path_for(entry_for(old)), view)
+    time.sleep(0.01)
+    new = b"n" * 2000
+    disk._put(entry_for(new), new)
+    assert not view.exists() and not disk.path_for(entry_for(old)).exists()

@@ -1,4 +1,4 @@
-"""The S3 -> memory pipeline on about 1 GB: each stage alone, then streamed together.
+"""The S3 -> verified-file pipeline on about 1 GB: each stage alone, then streamed together.
 
     python -m tools.bench.fetch [--mib 1024] [--runs 3] [--parallelism 8]
 
@@ -177,7 +177,7 @@ published: dict[str, Any] = {}
 
 def markdown(r: dict[str, Any]) -> str:
     s = r["seconds"]
-    lines = [f"S3 -> memory, {r['mib']} MiB ({r['compressed_mib']:.0f} MiB compressed, {r['frames']} frames), "
+    lines = [f"S3 -> verified file, {r['mib']} MiB ({r['compressed_mib']:.0f} MiB compressed, {r['frames']} frames), "
              f"{r['parallelism']} parallel ranges, each connection paced at "
              f"{r['pace_mib_per_connection'] or 'no'} MiB/s, medians of {r['runs']} runs, SeaweedFS on loopback:", "",
              "| stage | seconds | MiB/s |", "|---|---:|---:|"]

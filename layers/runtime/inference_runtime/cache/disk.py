@@ -1,7 +1,8 @@
 """L2: local disk (/tmp in Lambda), bounded, least-recently-used eviction, verified on reuse.
 
 Files are stored by content hash (``<root>/<sha256>``), so the same file shared by
-two model versions is kept once. A file appears under its final name only complete
+two model versions is kept once; ``<root>/views/<model>/`` gives them their manifest
+names as hard links (evicting a file removes its links too, or its space would stay used). A file appears under its final name only complete
 and verified: fetches write ``<sha256>.partial`` (plus a ``.frames`` progress list for
 resuming) and rename. A cached file is hashed again before reuse; a bad one is
 deleted and reported as a miss, so the caller refetches it.
@@ -79,12 +80,22 @@ class DiskTier(Tier):
         complete = sorted((p for p in self.root.iterdir() if p.is_file() and not p.name.startswith(keep)
                            and PARTIAL_SUFFIX not in p.name), key=lambda p: p.stat().st_mtime)
         while self.used_bytes() + needed > self.max_bytes and complete:
-            complete.pop(0).unlink(missing_ok=True)
+            self._evict(complete.pop(0))
         free = shutil.disk_usage(self.root).free
         if self.used_bytes() + needed > self.max_bytes or needed > free + self._partial_bytes(keep):
             raise CacheCapacityError(
                 f"{needed / 2**20:.1f} MiB do not fit in {self.root}: {free / 2**20:.1f} MiB free, cache limit "
                 f"{self.max_bytes / 2**20:.1f} MiB; raise EphemeralStorageSize or MODEL_CACHE_MAX_MB")
+
+    def _evict(self, path: Path) -> None:
+        """Remove a cached file and the named views of it (hard links), so its space is freed."""
+        inode = path.stat().st_ino
+        views = self.root / "views"
+        if views.is_dir():
+            for link in views.rglob("*"):
+                if link.is_file() and link.stat().st_ino == inode:
+                    link.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
 
     def _partial_bytes(self, keep: str) -> int:
         partial = self.root / f"{keep}{PARTIAL_SUFFIX}"
