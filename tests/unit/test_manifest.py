@@ -16,8 +16,8 @@ from inference_runtime.artifact import (
     content_version,
     describe_files,
     read_manifest,
-    read_verified,
     verify_artifact,
+    verify_file,
     write_manifest,
 )
 
@@ -49,7 +49,7 @@ def test_flipped_byte_is_detected(tmp_path: Path) -> None:
     (tmp_path / "weights.bin").write_bytes(bytes(data))
     entry = manifest.file("weights.bin")
     with pytest.raises(IntegrityError, match="sha256 .* does not match"):
-        read_verified(tmp_path / "weights.bin", size=entry.size, sha256=entry.sha256)
+        verify_file(tmp_path / "weights.bin", size=entry.size, sha256=entry.sha256)
     with pytest.raises(IntegrityError):
         verify_artifact(tmp_path)
 
@@ -59,7 +59,7 @@ def test_truncated_and_missing_files_are_detected(tmp_path: Path) -> None:
     entry = manifest.file("weights.bin")
     (tmp_path / "weights.bin").write_bytes(b"short")
     with pytest.raises(IntegrityError, match=f"expected {entry.size} bytes, found 5"):
-        read_verified(tmp_path / "weights.bin", size=entry.size, sha256=entry.sha256)
+        verify_file(tmp_path / "weights.bin", size=entry.size, sha256=entry.sha256)
     (tmp_path / "weights.bin").unlink()
     with pytest.raises(IntegrityError, match="missing"):
         verify_artifact(tmp_path)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from inference_runtime.api.routes import build_handler
 from inference_runtime.config import RuntimeConfig

@@ -34,14 +34,14 @@ def draw_waterfall(trace: dict[str, Any] | None, out: Path, *, naive_s: dict[str
     import matplotlib.pyplot as plt
 
     rows = [(p["name"], p["start_ms"], p["duration_ms"]) for p in phases_of(trace or {})]
-    end = max(s + d for _, s, d in rows)
+    end = max(start + duration for _, start, duration in rows)
     if template_cold_s is not None and template_cold_s * 1000 > end:
         rows.append(("first /predict, answered", end, template_cold_s * 1000 - end))
     panels = 2 if naive_s else 1
     fig, axes = plt.subplots(panels, 1, figsize=(10, 1.0 + 0.42 * len(rows) + (1.6 if naive_s else 0)), dpi=110,
                              gridspec_kw={"height_ratios": [len(rows), 2][:panels]}, squeeze=False)
     ax = axes[0][0]
-    for index, (name, start, duration) in enumerate(rows):
+    for index, (_, start, duration) in enumerate(rows):
         ax.barh(index, duration, left=start, color="#2b7bba", height=0.6)
         ax.text(start + duration + 4, index, f"{duration:.0f} ms", va="center", fontsize=8)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)

@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-requests", type=int, default=300)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench")
     args = parser.parse_args(argv)
-    results = run(args.runs, args.warm_requests, args.out)
+    run(args.runs, args.warm_requests, args.out)
     print()
     print((args.out / "results.md").read_text())
     print(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, {args.out / 'waterfall.png'}")

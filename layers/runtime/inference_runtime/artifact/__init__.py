@@ -5,7 +5,7 @@ the runtime needs to trust what it loads.
 """
 
 from .errors import ArtifactError, IntegrityError, ManifestError
-from .files import atomic_write_bytes, check_bytes, read_verified, sha256_file, verify_file
+from .files import atomic_write_bytes, sha256_file, verify_file
 from .manifest import (
     MANIFEST_FILENAME,
     CompressedLayout,
@@ -31,13 +31,11 @@ __all__ = [
     "Manifest",
     "ManifestError",
     "atomic_write_bytes",
-    "check_bytes",
     "content_version",
     "describe_files",
     "manifest_bytes",
     "parse_manifest",
     "read_manifest",
-    "read_verified",
     "sha256_file",
     "verify_artifact",
     "verify_file",

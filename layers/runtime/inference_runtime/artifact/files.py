@@ -30,36 +30,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
             return hashlib.sha256(mapped).hexdigest()
 
 
-def read_verified(path: str | os.PathLike[str], *, size: int, sha256: str) -> bytes:
-    """Read a whole file and return its bytes only if size and sha256 match.
-
-    Reading once and hashing the same buffer means a loader that needs the bytes (an
-    ONNX Runtime session built from memory) never reads the file twice.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise IntegrityError(f"{path} is missing; rebuild or re-fetch the artifact") from exc
-    check_bytes(data, name=str(path), size=size, sha256=sha256)
-    return data
-
-
-def check_bytes(data: bytes, *, name: str, size: int, sha256: str) -> None:
-    """Raise IntegrityError unless ``data`` has the expected size and sha256."""
-    if len(data) != size:
-        raise IntegrityError(
-            f"{name}: expected {size} bytes, found {len(data)}; the file is truncated or "
-            "was replaced; rebuild or re-fetch the artifact"
-        )
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise IntegrityError(
-            f"{name}: sha256 {actual} does not match the manifest's {sha256}; the file is "
-            "corrupt or was modified; rebuild or re-fetch the artifact"
-        )
-
-
 def verify_file(path: str | os.PathLike[str], *, size: int, sha256: str) -> None:
     """Stream a file through sha256 and raise IntegrityError unless it matches."""
     path = Path(path)

@@ -28,6 +28,3 @@ class MemoryTier(Tier):
 
     def _put(self, entry: "FileEntry", path: Path) -> None:
         self._verified[entry.sha256] = path
-
-    def clear(self) -> None:
-        self._verified.clear()
