@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   build the model artifact and serve it through the real Lambda runtime, cold then warm
-#   make test   unit + integration tests (real emulator, loopback servers) + template/Dockerfile lint
+#   make test   unit + integration tests (real emulator, loopback servers, sam build) + lint and scans
 # Everything else is listed by `make help`.
 
 SHELL := /bin/bash
@@ -22,6 +22,10 @@ endif
 
 VENV := .venv
 RUNTIME_VENV := .venv-runtime
+# The SAM CLI and the security scanners pin their dependencies exactly: each gets a venv.
+SAM_VENV := .venv-sam
+SCAN_VENV := .venv-scan
+SAM := $(SAM_VENV)/bin/sam
 STAMPS := .stamps
 ARTIFACT_DIR := build/artifacts/all-MiniLM-L6-v2
 BIN := $(VENV)/bin
@@ -29,11 +33,17 @@ PY := $(BIN)/python
 export PYTHONPATH := $(CURDIR)/layers/runtime:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
+# `sam build` of the zip parts runs pip under the python3.12 it finds first on PATH: the
+# directory of the real interpreter (not a pyenv shim that may not dispatch) goes first.
+ifneq ($(RUNTIME_PYTHON),)
+RUNTIME_PYTHON_DIR := $(dir $(shell "$(RUNTIME_PYTHON)" -c "import sys; print(sys.executable)"))
+export PATH := $(RUNTIME_PYTHON_DIR):$(PATH)
+endif
 
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-template lint-docker clean bench bench-coldstart bench-fetch publish report
+.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch publish report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,10 +61,24 @@ $(STAMPS)/runtime-venv: functions/inference/requirements.txt requirements.lock
 	$(RUNTIME_PYTHON) -m venv $(RUNTIME_VENV)
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet --no-deps -r functions/inference/requirements.txt
 	@# The Lambda base image provides the runtime interface client and boto3; so does this venv.
-	$(RUNTIME_VENV)/bin/python -m pip install --quiet awslambdaric==4.2.2 boto3==1.44.5 -c requirements.lock
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet awslambdaric==4.2.2 boto3==1.44.8 -c requirements.lock
 	@touch $@
 
-setup: $(STAMPS)/venv $(STAMPS)/runtime-venv ## create .venv (build, tests) and .venv-runtime (the functions)
+$(STAMPS)/sam-venv: tools/requirements-sam.txt tools/requirements-sam.lock
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip==26.3
+	$(SAM_VENV)/bin/python -m pip install --quiet -r tools/requirements-sam.txt -c tools/requirements-sam.lock
+	@touch $@
+
+$(STAMPS)/scan-venv: tools/requirements-scan.txt tools/requirements-scan.lock
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip==26.3
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r tools/requirements-scan.txt -c tools/requirements-scan.lock
+	@touch $@
+
+setup: $(STAMPS)/venv $(STAMPS)/runtime-venv $(STAMPS)/sam-venv ## create .venv (build, tests), .venv-runtime (the functions), .venv-sam (SAM CLI)
 
 $(ARTIFACT_DIR)/manifest.json: $(STAMPS)/venv tools/build_artifact.py
 	$(PY) -m tools.build_artifact --out $(ARTIFACT_DIR)
@@ -73,9 +97,9 @@ serve: setup artifact ## both tiers + a front door on 127.0.0.1:8080 (curl it; C
 invoke: setup artifact ## like `sam local invoke`: make invoke FUNCTION=PremiumFunction EVENT=events/predict-premium.json
 	$(PY) -m tools.local.invoke $(FUNCTION) -e $(EVENT)
 
-test: setup artifact ## everything CI runs: unit, integration, lint of template and Dockerfile
+test: setup artifact ## everything CI runs: unit, integration (sam build included), lint and security scans
 	$(BIN)/pytest
-	$(MAKE) --no-print-directory lint-template lint-docker
+	$(MAKE) --no-print-directory lint
 
 test-unit: setup ## unit tests only (no network, no emulator)
 	$(BIN)/pytest tests/unit
@@ -83,17 +107,25 @@ test-unit: setup ## unit tests only (no network, no emulator)
 test-integration: setup artifact ## tests against the real emulator and loopback servers
 	$(BIN)/pytest tests/integration
 
-lint-template: $(STAMPS)/venv ## sam validate --lint and cfn-lint on template.yaml
-	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
+sam-build: $(STAMPS)/sam-venv ## sam build of the zip parts (KeepWarmFunction + RuntimeLayer) into .aws-sam/build
+	$(SAM) build KeepWarmFunction --template template.yaml
+
+lint-template: $(STAMPS)/venv $(STAMPS)/sam-venv ## sam validate --lint and cfn-lint on template.yaml
+	$(SAM) validate --lint --template template.yaml --region us-east-1
 	$(BIN)/cfn-lint template.yaml
 
 lint-docker: $(STAMPS)/venv ## hadolint on the Dockerfile
 	$(BIN)/hadolint functions/inference/Dockerfile
 
-lint: lint-template lint-docker ## all static checks
+lint-security: $(STAMPS)/scan-venv ## checkov on template.yaml and the Dockerfile, bandit on the code (skips justified in place)
+	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f functions/inference/Dockerfile
+	$(SCAN_VENV)/bin/bandit --quiet -c pyproject.toml -r layers/runtime/inference_runtime functions keepwarm tools
+
+lint: lint-template lint-docker lint-security ## all static checks
 
 clean: ## remove venvs, build outputs and caches
-	rm -rf $(VENV) $(RUNTIME_VENV) $(STAMPS) build .aws-sam .pytest_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) $(SAM_VENV) $(SCAN_VENV) $(STAMPS) build .aws-sam .pytest_cache
 
 bench: bench-coldstart bench-fetch ## both benchmarks below -> build/bench/
 

@@ -14,11 +14,11 @@ os.environ.setdefault("CUDA_MODULE_LOADING", "LAZY")
 # import, competing with the model load for the CPU (measured: ~0.1 s of init on 2 cores).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from inference_runtime.lifecycle import PhaseTrace  # noqa: E402
+from inference_runtime.lifecycle import InitPhase, PhaseTrace  # noqa: E402
 
 TRACE = PhaseTrace()
 # Interpreter start, the Lambda runtime client and our imports so far, up to this line.
-TRACE.record("runtime_and_imports", 0.0, TRACE.now_ms())
+TRACE.record(InitPhase.RUNTIME_AND_IMPORTS, 0.0, TRACE.now_ms())
 
 from inference_runtime.service import InferenceService  # noqa: E402
 
@@ -29,7 +29,7 @@ SERVICE = InferenceService.from_env(trace=TRACE)
 SERVICE.start_loading()
 SERVICE.wait_backend_imported()
 
-with TRACE.phase("import_api"):
+with TRACE.phase(InitPhase.IMPORT_API):
     from inference_runtime.api.routes import build_handler
     from inference_runtime.lifecycle.snapstart import register_hooks
 

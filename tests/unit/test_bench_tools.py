@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-from cfnlint.decode import cfn_yaml
 
 from inference_runtime.config import RuntimeConfig
-from inference_runtime.lifecycle import metrics
+from inference_runtime.lifecycle import InitPhase, metrics
 from inference_runtime.service import InferenceService
 from tests.helpers import REPO_ROOT
 
@@ -30,25 +28,25 @@ def test_report_draws_a_png_from_an_init_log_line(artifact_dir: Path, tmp_path: 
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_dashboard_body_is_json_and_names_the_emitted_metrics() -> None:
-    template = cfn_yaml.load(str(REPO_ROOT / "template.yaml"))
-    body, variables = template["Resources"]["ColdStartDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    rendered = body
-    def text(item: object) -> str:
-        if isinstance(item, dict):
-            sub = item["Fn::Sub"]
-            return sub[0] if isinstance(sub, list) else sub
-        return str(item)
+def test_dashboard_and_alarms_name_only_metrics_the_code_emits() -> None:
+    from tests.cfn import Evaluator, parameter_values, source_template, translate
 
-    for name, value in variables.items():
-        if "Fn::Join" in value:
-            rendered = rendered.replace(f"${{{name}}}", ",\n".join(text(i) for i in value["Fn::Join"][1]))
-    rendered = re.sub(r"\$\{[^}]+\}", "1", rendered)
-    widgets = json.loads(rendered)["widgets"]
-    names = {m[1] for w in widgets for m in w["properties"]["metrics"] if m[0] != "..."}
-    names |= {m[1] for w in widgets for m in w["properties"]["metrics"] if m[0] == "..." and len(m) > 2}
-    assert {metrics.INIT_DURATION, metrics.COLD_START, metrics.REQUEST_LATENCY} <= names
-    assert f"{metrics.PHASE_PREFIX}create_session" in names
-    alarm = template["Resources"]["ColdStartAlarm"]["Properties"]
-    assert alarm["MetricName"] == metrics.INIT_DURATION
-    assert {d["Name"] for d in alarm["Dimensions"]} == {"service", "function", "tier", "init_type"}
+    emitted = {metrics.INIT_DURATION, metrics.COLD_START, metrics.REQUEST_LATENCY, metrics.COLD_REQUEST_LATENCY,
+               metrics.KEEP_WARM_PING, metrics.KEEP_WARM_COLD_PING}
+    for snapstart in ("false", "true"):
+        source = source_template()
+        params = parameter_values(source, StandardSnapStart=snapstart)
+        template = translate(params)
+        evaluate = Evaluator(template, params)
+        body = json.loads(evaluate.value(template["Resources"]["ColdStartDashboard"]["Properties"]["DashboardBody"]))
+        ours = [m for w in body["widgets"] for m in w["properties"]["metrics"]
+                if isinstance(m[0], str) and m[0] == params["MetricsNamespace"]]
+        names = {m[1] for m in ours}
+        restore = {n for n in names if n.endswith("-RestoreDuration")}
+        assert names - restore <= emitted | {f"{metrics.PHASE_PREFIX}{p}" for p in InitPhase}
+        assert len(restore) == (snapstart == "true")
+        for alarm in ("StandardColdStartAlarm", "PremiumSpilloverAlarm"):
+            properties = evaluate.value(template["Resources"][alarm]["Properties"])
+            used = {properties["MetricName"]} if "MetricName" in properties else {
+                m["MetricStat"]["Metric"]["MetricName"] for m in properties["Metrics"] if "MetricStat" in m}
+            assert used - restore <= emitted, alarm

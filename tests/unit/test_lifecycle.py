@@ -11,7 +11,7 @@ import pytest
 
 from inference_runtime.api.routes import build_handler
 from inference_runtime.config import RuntimeConfig
-from inference_runtime.lifecycle import PhaseTrace, consume_cold_start, instance_id, new_instance
+from inference_runtime.lifecycle import InitPhase, PhaseTrace, consume_cold_start, instance_id, new_instance
 from inference_runtime.lifecycle.metrics import ColdStartMetrics
 from inference_runtime.lifecycle.snapstart import after_restore, before_snapshot, register_hooks
 from inference_runtime.lifecycle.warmup import synthetic_batch
@@ -58,7 +58,8 @@ def test_init_emits_one_emf_document_with_every_phase(artifact_dir: Path, capsys
         ("inference-standard", "premium", "provisioned-concurrency")
     names = metric_names(document)
     assert "InitDuration" in names
-    for phase in ("fetch_artifact", "import_backend", "create_session", "load_tokenizer", "warmup"):
+    for phase in (InitPhase.FETCH_ARTIFACT, InitPhase.IMPORT_BACKEND, InitPhase.CREATE_SESSION,
+                  InitPhase.LOAD_TOKENIZER, InitPhase.WARMUP):
         assert f"InitPhase_{phase}" in names
     assert document["InitDuration"] == [pytest.approx(service.trace.total_ms())]
     assert all(m["Unit"] == "Milliseconds" for m in directive["Metrics"])
@@ -66,18 +67,39 @@ def test_init_emits_one_emf_document_with_every_phase(artifact_dir: Path, capsys
 
 def test_each_request_emits_latency_and_the_first_a_cold_start(service: InferenceService,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a fresh environment
     new_instance()
     handler = build_handler(service)
     capsys.readouterr()
+    # WHEN a user request, a keep-warm ping and a bad request arrive
     handler(load_event("predict.json"), None)
     handler(load_event("warm.json"), None)
     handler(load_event("bad-request-route.json"), None)
     first, second, third = emf_lines(capsys.readouterr().out)
-    assert metric_names(first) == {"RequestLatency", "ColdStart"} and first["ColdStart"] == [1.0]
-    assert metric_names(second) == {"RequestLatency"}
+    # THEN the first user request is counted cold, with what its user waited for
+    assert metric_names(first) == {"RequestLatency", "ColdStart", "ColdRequestLatency"}
+    assert first["ColdStart"] == [1.0] and first["ColdRequestLatency"] == first["RequestLatency"]
+    # AND the ping stays out of the latency users see: it is counted as a ping
+    assert metric_names(second) == {"KeepWarmPing"}
+    assert metric_names(third) == {"RequestLatency"}
     assert (first["route"], second["route"], third["route"]) == ("/predict", "/warm", "other")
     assert (first["status"], third["status"]) == (200, 404)
     assert first["RequestLatency"][0] > 0
+
+
+def test_a_ping_that_finds_a_cold_environment_is_not_a_users_cold_start(
+        service: InferenceService, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a fresh environment
+    new_instance()
+    handler = build_handler(service)
+    capsys.readouterr()
+    # WHEN keep-warm's ping is its first invocation, then a user request follows
+    handler(load_event("warm.json"), None)
+    handler(load_event("predict.json"), None)
+    ping, request = emf_lines(capsys.readouterr().out)
+    # THEN the ping is a cold ping, and the user's request is warm
+    assert metric_names(ping) == {"KeepWarmPing", "KeepWarmColdPing"}
+    assert metric_names(request) == {"RequestLatency"}
 
 
 def test_warmup_runs_every_shape_and_records_first_and_stable(service: InferenceService) -> None:

@@ -38,27 +38,15 @@ def test_two_tiers_from_one_image(template: dict[str, Any]) -> None:
         assert function["Metadata"]["DockerContext"] == "."
     assert "ProvisionedConcurrencyConfig" in premium["Properties"]
     assert "ProvisionedConcurrencyConfig" not in standard["Properties"]
-    # no router function on the request path: the others are keep-warm and the SnapStart variant
-    assert set(functions) == {"StandardFunction", "PremiumFunction", "KeepWarmFunction", "StandardSnapStartFunction"}
+    # no router function on the request path, and no second variant of a tier: SnapStart is a
+    # setting of the standard function (tests/unit/test_template_translated.py)
+    assert set(functions) == {"StandardFunction", "PremiumFunction", "KeepWarmFunction"}
 
 
-STANDARD_ALIAS = {"Fn::If": ["UseSnapStart", {"Ref": "StandardSnapStartFunction.Alias"},
-                             {"Ref": "StandardFunction.Alias"}]}
+STANDARD_ALIAS = {"Ref": "StandardFunction.Alias"}
 
 
-def test_standard_tier_can_run_on_snapstart(template: dict[str, Any]) -> None:
-    function = template["Resources"]["StandardSnapStartFunction"]
-    properties = function["Properties"]
-    assert function["Condition"] == "UseSnapStart"
-    assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
-    # SnapStart's limits: a managed runtime (no image), no provisioned concurrency, <= 512 MB of /tmp
-    assert properties["Runtime"] == "python3.12" and "PackageType" not in properties
-    assert "ProvisionedConcurrencyConfig" not in properties and properties["EphemeralStorage"]["Size"] <= 512
-    assert properties["CodeUri"].rstrip("/") == "functions/inference" and properties["Handler"] == "app.handler"
-    assert properties["Environment"]["Variables"]["LATENCY_TIER"] == "standard"
-    rule = template["Rules"]["SnapStartNeedsAPublishedModel"]
-    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelBucket"}, ""]}]}
-    # the load balancer, its permission and keep-warm follow whichever standard alias serves
+def test_the_load_balancer_permission_and_keepwarm_follow_the_standard_alias(template: dict[str, Any]) -> None:
     groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert groups["StandardTargetGroup"]["Properties"]["Targets"] == [{"Id": STANDARD_ALIAS}]
     assert template["Resources"]["StandardInvokePermission"]["Properties"]["FunctionName"] == STANDARD_ALIAS
@@ -84,11 +72,12 @@ def test_every_variable_the_template_sets_is_one_the_runtime_names(template: dic
 
 
 def test_front_door_routes_premium_by_header_to_the_premium_alias(template: dict[str, Any]) -> None:
-    rule = template["Resources"]["PremiumTierRule"]["Properties"]
-    (condition,) = rule["Conditions"]
-    assert condition["Field"] == "http-header"
-    assert condition["HttpHeaderConfig"] == {"HttpHeaderName": "X-Latency-Tier", "Values": ["premium"]}
-    assert rule["Actions"][0]["TargetGroupArn"] == {"Ref": "PremiumTargetGroup"}
+    for logical_id in ("PremiumTierByTokenRule", "PremiumTierBySourceRule"):
+        rule = template["Resources"][logical_id]["Properties"]
+        tier_condition = rule["Conditions"][0]
+        assert tier_condition["Field"] == "http-header"
+        assert tier_condition["HttpHeaderConfig"] == {"HttpHeaderName": "X-Latency-Tier", "Values": ["premium"]}
+        assert rule["Actions"][0]["TargetGroupArn"] == {"Ref": "PremiumTargetGroup"}
     groups = resources(template, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert groups["PremiumTargetGroup"]["Properties"]["Targets"] == [{"Id": {"Ref": "PremiumFunction.Alias"}}]
     default = template["Resources"]["HttpsListener"]["Properties"]["DefaultActions"][0]
@@ -147,17 +136,21 @@ def test_requirements_are_pinned() -> None:
 
 
 def test_functions_may_read_only_the_configured_model_prefix(template: dict[str, Any]) -> None:
-    for logical_id, tier in (("StandardFunction", "Standard"), ("PremiumFunction", "Premium"),
-                             ("StandardSnapStartFunction", "Standard")):
+    for logical_id, tier in (("StandardFunction", "Standard"), ("PremiumFunction", "Premium")):
         properties = template["Resources"][logical_id]["Properties"]
         assert properties["Environment"]["Variables"]["MODEL_NAME"] == {"Ref": f"{tier}ModelName"}
         (policy,) = properties["Policies"]
         if "Fn::If" in policy:
             condition, policy, otherwise = policy["Fn::If"]
             assert condition == "HasModelBucket" and otherwise == {"Ref": "AWS::NoValue"}
-        (statement,) = policy["Statement"]
+        statement, kms = policy["Statement"]
         assert statement["Action"] == "s3:GetObject"
         assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ModelBucket}/${ModelPrefix}*"}
+        # SSE-KMS buckets: decrypt with the bucket's key only, and only through S3
+        condition, decrypt, otherwise = kms["Fn::If"]
+        assert condition == "HasModelBucketKmsKey" and otherwise == {"Ref": "AWS::NoValue"}
+        assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == {"Ref": "ModelBucketKmsKeyArn"}
+        assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.${AWS::URLSuffix}"}}}
 
 
 def test_the_image_ships_the_model_registry() -> None:

@@ -1,7 +1,7 @@
 """Run the template's functions under the real AWS Lambda Runtime Interface Emulator.
 
 This is what ``sam local invoke`` does inside Docker, without Docker: the emulator
-binary that ships in the aws-sam-cli package (``samcli/local/rapid``) runs the
+binary that ships in the aws-sam-cli package (``samcli/local/rapid``, in .venv-sam) runs the
 function's Python through ``awslambdaric``, the same runtime interface client the
 Lambda base image uses, and serves the Lambda Invoke API on loopback. Init runs on
 the first invocation, exactly as an on-demand cold start does in the cloud.
@@ -32,18 +32,28 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PACKAGE_DIR = REPO_ROOT / "layers" / "runtime"
 DEFAULT_ARTIFACT_DIR = REPO_ROOT / "build" / "artifacts" / "all-MiniLM-L6-v2"
 RUNTIME_VENV_PYTHON = REPO_ROOT / ".venv-runtime" / "bin" / "python"
+SAM_VENV = REPO_ROOT / ".venv-sam"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """How one function of template.yaml runs locally: code directory, handler, environment."""
+    """How one function of template.yaml runs locally: code directory, handler, environment.
+
+    ``python_path`` is what goes on PYTHONPATH: the layers, as Lambda mounts them at
+    /opt/python (by default the runtime package's source). ``isolated`` runs the function
+    with only the environment Lambda gives it, none of this machine's (no venv, no
+    PYTHONPATH of the caller), under ``python`` (by default the runtime venv's).
+    """
 
     logical_id: str
     code_dir: Path
     handler: str
     environment: dict[str, str] = field(default_factory=dict)
     memory_mb: int = 3008
+    python_path: tuple[Path, ...] = (RUNTIME_PACKAGE_DIR,)
+    python: str | None = None
+    isolated: bool = False
 
 
 # The template's functions, as the emulator runs them. The environment mirrors the
@@ -62,13 +72,17 @@ FUNCTIONS: dict[str, FunctionSpec] = {
 
 
 def rie_binary() -> Path:
-    """The emulator binary inside the installed aws-sam-cli package."""
-    import samcli
-
+    """The emulator binary inside the SAM CLI package (.venv-sam, or LAMBDA_RIE to override)."""
+    explicit = os.environ.get("LAMBDA_RIE")
     arch = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
-    path = Path(samcli.__file__).parent / "local" / "rapid" / f"aws-lambda-rie-{arch}"
+    if explicit:
+        path = Path(explicit)
+    else:
+        # The SAM CLI has a venv of its own (it pins boto3 and others exactly); see the Makefile.
+        found = sorted(SAM_VENV.glob(f"lib/python3*/site-packages/samcli/local/rapid/aws-lambda-rie-{arch}"))
+        path = found[-1] if found else SAM_VENV / "samcli-not-installed"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; install aws-sam-cli (make setup)")
+        raise FileNotFoundError(f"{path} not found; install the SAM CLI (make setup) or set LAMBDA_RIE")
     if not os.access(path, os.X_OK):
         path.chmod(0o755)
     return path
@@ -103,7 +117,7 @@ class EmulatedFunction:
         self.runtime_api_port = free_port()
         self.log_path = log_path or Path(tempfile.mkstemp(prefix=f"{spec.logical_id}-", suffix=".log")[1])
         self._extra_env = env or {}
-        self._python = python or runtime_python()
+        self._python = python or spec.python or runtime_python()
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: http.client.HTTPConnection | None = None
 
@@ -112,15 +126,21 @@ class EmulatedFunction:
         return f"http://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        if self.spec.isolated:
+            # What Lambda sets, not what this machine has: a venv's site-packages or a
+            # PYTHONPATH would hide a dependency the function does not ship.
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1",
+                   "LAMBDA_TASK_ROOT": str(self.spec.code_dir)}
+        else:
+            env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+            env["MODEL_ARTIFACT_DIR"] = str(DEFAULT_ARTIFACT_DIR)
         env.update({
-            "PYTHONPATH": str(RUNTIME_PACKAGE_DIR),
+            "PYTHONPATH": os.pathsep.join(str(path) for path in self.spec.python_path),
             "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-            "MODEL_ARTIFACT_DIR": str(DEFAULT_ARTIFACT_DIR),
             "POWERTOOLS_SERVICE_NAME": self.spec.logical_id,
             "CUDA_MODULE_LOADING": "LAZY",
             "PYTHONDONTWRITEBYTECODE": "1",

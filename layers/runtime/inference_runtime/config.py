@@ -52,6 +52,10 @@ AWS_LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
 
+# Lambda's only writable directory. Nothing there is trusted: every cached file is written
+# under a temporary name, renamed when verified, and verified again before reuse.
+DEFAULT_CACHE_DIR = "/tmp/model-cache"  # nosec B108
+
 TIERS = ("standard", "premium")
 DEFAULT_TIER = "standard"
 
@@ -139,7 +143,7 @@ class RuntimeConfig:
     artifact_dir: Path
     model_name: str = "all-MiniLM-L6-v2"
     model_registry: Path = Path("models.json")
-    cache_dir: Path = Path("/tmp/model-cache")
+    cache_dir: Path = Path(DEFAULT_CACHE_DIR)
     cache_max_mb: int = 0
     s3_parallelism: int = 8
     s3_attempts: int = 4
@@ -169,7 +173,7 @@ class RuntimeConfig:
             model_name=str(resolve(MODEL_NAME, explicit.get("model_name"), "all-MiniLM-L6-v2", env)),
             model_registry=Path(str(resolve(MODEL_REGISTRY, explicit.get("model_registry"),
                                             _default_registry(env), env))),
-            cache_dir=Path(str(resolve(MODEL_CACHE_DIR, explicit.get("cache_dir"), "/tmp/model-cache", env))),
+            cache_dir=Path(str(resolve(MODEL_CACHE_DIR, explicit.get("cache_dir"), DEFAULT_CACHE_DIR, env))),
             # 0: 90% of what the file system under MODEL_CACHE_DIR can hold (EphemeralStorageSize in Lambda).
             cache_max_mb=num(MODEL_CACHE_MAX_MB, "cache_max_mb", 0, 0, 10_240),
             s3_parallelism=num(S3_PARALLELISM, "s3_parallelism", 8, 1, 64),

@@ -23,7 +23,7 @@ from .artifact import ArtifactError, Manifest, read_manifest
 from .backends import BackendError, backend_for
 from .cache import DiskTier, ModelCache, S3Source
 from .config import ConfigError, RuntimeConfig
-from .lifecycle import PhaseTrace, init_type, instance_id
+from .lifecycle import InitPhase, PhaseTrace, init_type, instance_id
 from .lifecycle.warmup import run_warmup
 from .log import logger
 from .registry import resolve_model
@@ -127,7 +127,7 @@ class InferenceService:
             return self._backend
 
     def _load_backend(self) -> "EmbeddingBackend":
-        with self.trace.phase("read_manifest") as attrs:
+        with self.trace.phase(InitPhase.READ_MANIFEST) as attrs:
             manifest, cache = self._open_model()
             attrs.update(model=manifest.name, version=manifest.version, format=manifest.format,
                          source="bundled" if cache.bundled_dir else "s3")
@@ -155,7 +155,8 @@ class InferenceService:
             self.on_restore(remote.reset_client)  # SnapStart: fresh connections and credentials
             self._cache = ModelCache(disk=DiskTier(self.config.cache_dir, max_bytes=self._cache_max_bytes()),
                                      remote=remote, view=f"{entry.name}-{entry.version or 'published'}")
-        assert self._cache.remote is not None and entry.manifest_sha256 is not None
+        # Set just above for a remote entry; the registry requires a pinned manifest sha256.
+        assert self._cache.remote is not None and entry.manifest_sha256 is not None  # nosec B101
         return self._cache.remote.read_manifest(entry.manifest_sha256), self._cache
 
     def _cache_max_bytes(self) -> int:

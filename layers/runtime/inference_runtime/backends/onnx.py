@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import FileEntry, ManifestError
+from ..lifecycle.phases import InitPhase
 from .base import EmbeddingBackend
 from .errors import BackendError
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 def _fetch_all(files: "FileReader", entries: list[FileEntry], trace: "PhaseTrace") -> dict[str, Path]:
     """Every file through the cache, with what each tier did in the trace."""
-    with trace.phase("fetch_artifact") as attrs:
+    with trace.phase(InitPhase.FETCH_ARTIFACT) as attrs:
         paths, per_file = {}, []
         for entry in entries:
             stats: dict[str, Any] = {}
@@ -78,16 +79,16 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
         # into /tmp); the hashing runs beside the imports rather than before them.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
             pending = pool.submit(_fetch_all, files, [model_entry, *data_entries, tokenizer_entry], trace)
-            with trace.phase("import_backend"):
+            with trace.phase(InitPhase.IMPORT_BACKEND):
                 import numpy as np
                 import onnxruntime as ort
                 from tokenizers import Tokenizer
             if on_imported is not None:
                 on_imported()
-            with trace.phase("await_verification"):
+            with trace.phase(InitPhase.AWAIT_VERIFICATION):
                 paths = pending.result()
 
-        with trace.phase("create_session") as attrs:
+        with trace.phase(InitPhase.CREATE_SESSION) as attrs:
             options = ort.SessionOptions()
             if manifest.model.get("graph_optimization"):
                 # Optimised at build time by the same onnxruntime version: skip it here.
@@ -111,12 +112,13 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
             attrs["providers"] = session.get_providers()
         # After the session: creating it releases the GIL, the tokenizer does not, so the
         # caller's imports overlap the session instead of waiting for the tokenizer.
-        with trace.phase("load_tokenizer"):
+        with trace.phase(InitPhase.LOAD_TOKENIZER):
             tokenizer = Tokenizer.from_file(str(paths[tokenizer_entry.path]))
             max_len = int(manifest.model.get("max_sequence_length", 256))
             # tokenizer.json ships fixed padding to 128; pad to the longest input instead.
             tokenizer.enable_truncation(max_length=max_len)
-            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+            # (bandit takes pad_token for a password: it is BERT's padding token.)
+            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")  # nosec B106
 
         return cls(manifest, session, tokenizer, np)
 

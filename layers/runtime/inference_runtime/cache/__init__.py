@@ -57,7 +57,8 @@ class ModelCache:
             verify_file(path, size=entry.size, sha256=entry.sha256)
             stats.update(tier="bundled", bytes=entry.size, verify_ms=(time.perf_counter() - started) * 1000)
         else:
-            assert self.disk is not None and self.remote is not None
+            # An invariant of the constructor: a remote model always gets both tiers.
+            assert self.disk is not None and self.remote is not None  # nosec B101
             stored = self.disk._get(entry)
             if stored is not None:
                 stats.update(tier="disk", bytes=entry.size, verify_ms=(time.perf_counter() - started) * 1000)

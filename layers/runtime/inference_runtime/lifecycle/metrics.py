@@ -2,8 +2,12 @@
 
 Dimensions on every metric: ``function``, ``tier``, ``init_type`` (and Powertools'
 ``service``). Per init: ``InitDuration`` and one ``InitPhase_<name>`` per phase of the
-trace. Per request: ``RequestLatency``, and ``ColdStart`` = 1 on the first request an
-environment serves. The template's alarm and dashboard read exactly these names.
+trace (names in ``phases.py``). Per request a user sent: ``RequestLatency``; and on the
+first request an environment serves, ``ColdStart`` = 1 and ``ColdRequestLatency``, what
+that user waited for beyond the init (or the restore). Keep-warm pings hold their
+environment for a while on purpose, so they stay out of both: they count as
+``KeepWarmPing`` (and ``KeepWarmColdPing`` when a ping found a cold environment). The
+template's alarms and dashboard read exactly these names.
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ INIT_DURATION = "InitDuration"
 PHASE_PREFIX = "InitPhase_"
 REQUEST_LATENCY = "RequestLatency"
 COLD_START = "ColdStart"
+COLD_REQUEST_LATENCY = "ColdRequestLatency"
+KEEP_WARM_PING = "KeepWarmPing"
+KEEP_WARM_COLD_PING = "KeepWarmColdPing"
+#: the route keep-warm pings; its requests are not user traffic
+KEEP_WARM_ROUTE = "/warm"
 
 
 class ColdStartMetrics:
@@ -61,9 +70,16 @@ class ColdStartMetrics:
         from aws_lambda_powertools.metrics import MetricUnit
 
         self._dimensions()
-        self._metrics.add_metric(name=REQUEST_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
-        if cold:
-            self._metrics.add_metric(name=COLD_START, unit=MetricUnit.Count, value=1)
+        if route == KEEP_WARM_ROUTE:
+            self._metrics.add_metric(name=KEEP_WARM_PING, unit=MetricUnit.Count, value=1)
+            if cold:
+                self._metrics.add_metric(name=KEEP_WARM_COLD_PING, unit=MetricUnit.Count, value=1)
+        else:
+            self._metrics.add_metric(name=REQUEST_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
+            if cold:
+                self._metrics.add_metric(name=COLD_START, unit=MetricUnit.Count, value=1)
+                self._metrics.add_metric(name=COLD_REQUEST_LATENCY, unit=MetricUnit.Milliseconds,
+                                         value=latency_ms)
         self._metrics.add_metadata("route", route)
         self._metrics.add_metadata("status", status)
         self._metrics.flush_metrics()

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..log import logger
 from .environment import init_type, instance_id, new_instance
+from .phases import RestorePhase
 
 if TYPE_CHECKING:
     from ..service import InferenceService
@@ -50,7 +51,7 @@ def after_restore(service: "InferenceService") -> None:
         numpy.random.seed(seed % 2**32)
     service.after_restore()
     service.trace.mark_restore()
-    service.trace.record("after_restore_hooks", started, service.trace.now_ms() - started,
+    service.trace.record(RestorePhase.AFTER_RESTORE_HOOKS, started, service.trace.now_ms() - started,
                          previous_instance=previous, at=time.time())
     # Lambda itself reports the restore's duration (RestoreDuration); the init phases in
     # the trace are the snapshot's, so no init metrics are emitted again here.

@@ -1,6 +1,6 @@
 """The cold-start trace: one record per init phase, relative to the process start.
 
-Phases are recorded with ``with TRACE.phase("name"):``. Times are milliseconds since
+Phases are recorded with ``with TRACE.phase(InitPhase.NAME):`` (names: ``phases.py``). Times are milliseconds since
 the runtime process was created (read from /proc, so the interpreter start and the
 imports before this module count too), which lets a waterfall show where the whole
 init went, not just the part our code saw.
@@ -59,7 +59,7 @@ class PhaseTrace:
         return (time.perf_counter() - self._origin) * 1000.0
 
     def record(self, name: str, start_ms: float, duration_ms: float, **attributes: Any) -> Phase:
-        phase = Phase(name, start_ms, duration_ms, dict(attributes))
+        phase = Phase(str(name), start_ms, duration_ms, dict(attributes))
         self.phases.append(phase)
         return phase
 

@@ -15,6 +15,8 @@ import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
+from .phases import InitPhase
+
 if TYPE_CHECKING:
     from ..backends.base import EmbeddingBackend
     from .trace import PhaseTrace
@@ -35,7 +37,7 @@ def run_warmup(backend: "EmbeddingBackend", trace: "PhaseTrace", *, batch_sizes:
     results: list[dict[str, Any]] = []
     if not iterations:
         return results
-    with trace.phase("warmup") as attrs:
+    with trace.phase(InitPhase.WARMUP) as attrs:
         for batch_size in batch_sizes:
             for sequence_length in sequence_lengths:
                 texts = synthetic_batch(batch_size, sequence_length)

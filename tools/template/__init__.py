@@ -1,0 +1,1 @@
+"""Build-time helpers for template.yaml (never part of a function)."""
