@@ -200,7 +200,7 @@ def test_the_capacity_rules_are_the_generated_ones(source: dict[str, Any]) -> No
 
 @pytest.mark.parametrize("maximum", MAX_VALUES)
 def test_rules_refuse_a_minimum_above_the_maximum(source: dict[str, Any], maximum: int) -> None:
-    for minimum in range(1, LARGEST_MINIMUM + 1):
+    for minimum in range(0, LARGEST_MINIMUM + 1):
         refused = refusals(source, PremiumMaxProvisionedConcurrency=str(maximum),
                            PremiumProvisionedConcurrency=str(minimum))
         assert bool(refused) == (minimum > maximum), (minimum, maximum, refused)
@@ -208,6 +208,22 @@ def test_rules_refuse_a_minimum_above_the_maximum(source: dict[str, Any], maximu
         refused = refusals(source, PremiumMaxProvisionedConcurrency=str(maximum),
                            PremiumProvisionedConcurrency="1", PremiumScheduledMinimum=str(scheduled))
         assert bool(refused) == (scheduled > maximum), (scheduled, maximum, refused)
+
+
+def test_premium_without_provisioned_concurrency_fits_a_small_account(source: dict[str, Any]) -> None:
+    # GIVEN an account whose concurrency quota leaves no room for provisioned concurrency
+    params = parameter_values(source, PremiumProvisionedConcurrency="0")
+    template = translate(params)
+    evaluate = Evaluator(template, params)
+    # THEN the premium alias asks for none, and nothing scales it
+    alias = evaluate.value(template["Resources"]["PremiumFunctionAliaslive"]["Properties"])
+    assert "ProvisionedConcurrencyConfig" not in alias
+    assert not evaluate.active("PremiumScalableTarget") and not evaluate.active("PremiumScalingPolicy")
+    # AND by default it has the provisioned concurrency asked for
+    params = parameter_values(source)
+    template = translate(params)
+    alias = Evaluator(template, params).value(template["Resources"]["PremiumFunctionAliaslive"]["Properties"])
+    assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": "2"}
 
 
 def test_the_defaults_pass_every_rule(source: dict[str, Any]) -> None:

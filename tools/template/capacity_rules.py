@@ -34,7 +34,7 @@ def rules_yaml() -> str:
             f"  PremiumMinimumsFitMaximum{maximum}:",
             f'    RuleCondition: !Equals [!Ref PremiumMaxProvisionedConcurrency, "{maximum}"]',
             "    Assertions:",
-            f"      - Assert: !Contains [{_numbers(1, maximum)}, !Ref PremiumProvisionedConcurrency]",
+            f"      - Assert: !Contains [{_numbers(0, maximum)}, !Ref PremiumProvisionedConcurrency]",
             f"        AssertDescription: PremiumProvisionedConcurrency must be at most "
             f"PremiumMaxProvisionedConcurrency ({maximum}).",
             f"      - Assert: !Contains [{_numbers(0, maximum)}, !Ref PremiumScheduledMinimum]",
