@@ -97,8 +97,9 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
         synthetic_artifact(work / "artifact", mib)
         with SeaweedS3() as server:
             server.client().create_bucket(Bucket="bench")
+            # The loopback server's throwaway credentials (it accepts any).
             os.environ.update(AWS_ENDPOINT_URL_S3=server.endpoint_url, AWS_ACCESS_KEY_ID="local",
-                              AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION="us-east-1")
+                              AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION="us-east-1")  # nosec B106
             publish_s = timed(lambda: published.update(publish(work / "artifact", "s3://bench/models/",
                                                                 endpoint_url=server.endpoint_url, progress=False)))
             rate = pace_mib * 2**20
@@ -133,7 +134,8 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
                 digest = hashlib.sha256()
                 for raw in raw_frames:
                     digest.update(raw)
-                assert digest.hexdigest() == entry.sha256
+                if digest.hexdigest() != entry.sha256:
+                    raise RuntimeError("sha256 stage: the frames do not hash to the published sha256")
 
             def decompress_stage() -> None:
                 with ThreadPoolExecutor(parallelism) as pool:
@@ -144,7 +146,8 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
                 cache = ModelCache(disk=DiskTier(work / "cache", max_bytes=(mib + 64) * 2**20), remote=source)
                 stats: dict[str, Any] = {}
                 path = cache.get(entry, stats)
-                assert path.stat().st_size == entry.size
+                if path.stat().st_size != entry.size:
+                    raise RuntimeError(f"pipeline: {path} has {path.stat().st_size} bytes, not {entry.size}")
                 pipeline_stats.append(stats)
 
             pipeline_stats: list[dict[str, Any]] = []

@@ -18,7 +18,8 @@ import os
 import platform
 import shutil
 import socket
-import subprocess
+# Local tools start their own servers and runtimes with fixed argument lists, never a shell.
+import subprocess  # nosec B404
 import sys
 import tempfile
 import time
@@ -140,7 +141,8 @@ class EmulatedFunction:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            # Throwaway credentials: the function only ever talks to loopback servers here.
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",  # nosec B105
             "POWERTOOLS_SERVICE_NAME": self.spec.logical_id,
             "CUDA_MODULE_LOADING": "LAZY",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -157,7 +159,7 @@ class EmulatedFunction:
             self._python, "-m", "awslambdaric", self.spec.handler,
         ]
         log = open(self.log_path, "ab")
-        self._process = subprocess.Popen(command, cwd=self.spec.code_dir, env=self.environment(),
+        self._process = subprocess.Popen(command, cwd=self.spec.code_dir, env=self.environment(),  # nosec B603
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self._wait_listening()
