@@ -107,8 +107,13 @@ test-unit: setup ## unit tests only (no network, no emulator)
 test-integration: setup artifact ## tests against the real emulator and loopback servers
 	$(BIN)/pytest tests/integration
 
-sam-build: $(STAMPS)/sam-venv ## sam build of the zip parts (KeepWarmFunction + RuntimeLayer) into .aws-sam/build
-	$(SAM) build KeepWarmFunction --template template.yaml
+sam-build: $(STAMPS)/sam-venv ## sam build of the zip parts (KeepWarmFunction + RuntimeLayer) into build/sam
+	@# One build of KeepWarmFunction builds its layer, RuntimeLayer, with it. The image functions need
+	@# Docker (tools/local/image_tree.py stands in for their image in make test). Not into .aws-sam/build:
+	@# `sam deploy` would pick up that partial build (no image) instead of a full `sam build`.
+	@# SAM_BUILD_DIR=dir builds elsewhere (tests/integration/test_sam_build.py runs this target so).
+	$(SAM) build KeepWarmFunction --template template.yaml --build-dir $(or $(SAM_BUILD_DIR),build/sam) \
+		--cache-dir build/sam-cache
 
 lint-template: $(STAMPS)/venv $(STAMPS)/sam-venv ## sam validate --lint and cfn-lint on template.yaml
 	$(SAM) validate --lint --template template.yaml --region us-east-1
