@@ -14,13 +14,14 @@ from __future__ import annotations
 from inference_runtime.api.events import warm_event
 
 from .emulator import check_runtime_ready
-from .frontdoor import FrontDoor
+from .frontdoor import FrontDoor, PremiumAccess
 from .lambda_service import FunctionPool, LambdaService
 
 
 class LocalDeployment:
     def __init__(self, *, max_environments: int = 4, prewarm_premium: bool = True,
-                 env: dict[str, str] | None = None, front_door_port: int = 0) -> None:
+                 env: dict[str, str] | None = None, front_door_port: int = 0,
+                 premium_access: PremiumAccess | None = None) -> None:
         check_runtime_ready()
         self.pools = {
             "standard": FunctionPool("StandardFunction", max_environments=max_environments, env=env),
@@ -29,7 +30,7 @@ class LocalDeployment:
         self.prewarm_premium = prewarm_premium
         self.lambda_service = LambdaService({"StandardFunction": self.pools["standard"],
                                              "PremiumFunction": self.pools["premium"]})
-        self.front_door = FrontDoor(self.pools, port=front_door_port)
+        self.front_door = FrontDoor(self.pools, port=front_door_port, premium_access=premium_access)
 
     def start(self) -> "LocalDeployment":
         self.lambda_service.start()

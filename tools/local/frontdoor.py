@@ -1,17 +1,28 @@
 """The local front door: what the template's Application Load Balancer does, on 127.0.0.1.
 
-The ALB listener in ``template.yaml`` has one rule: ``X-Latency-Tier: premium``
-(case-insensitive) forwards to the premium function's target group; every other
-request goes to the default action, the standard function. This server applies the
-same rule, turns each HTTP request into the ALB target-group event, invokes the tier's
+The ALB listener in ``template.yaml`` sends ``X-Latency-Tier: premium``
+(case-insensitive) to the premium function's target group when the request is allowed
+premium (the ``X-Premium-Token`` header equals ``PremiumAccessToken``, or the client is in
+``PremiumAllowedCidr``), answers other premium requests itself with a JSON 403, and
+sends everything else to the default action, the standard function. This server applies
+the same rules (``PremiumAccess``; locally loopback clients are allowed by default, as if
+``PremiumAllowedCidr`` were 127.0.0.0/8), turns each HTTP request into the ALB target-group event, invokes the tier's
 function pool, and turns the result back into HTTP, with the ALB's own answers for
-what never reaches a function (413 over 1 MB, 502 when the function fails).
+what never reaches a function (413 over 1 MB, 400 for a body it cannot read, 502 when
+the function fails).
+
+As an ALB does, it forwards every method to the function, whatever its name (the
+function answers 405 or 404 for what it does not serve), and answers HEAD with the
+function's status and headers but no body.
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from inference_runtime.api.events import alb_request_event
@@ -25,35 +36,95 @@ TIER_HEADER = "X-Latency-Tier"
 ALB_MAX_BODY_BYTES = 1_000_000
 # Past this, an oversized body is not even read: the connection is closed.
 _DRAIN_LIMIT_BYTES = 16 * 1_000_000
+# The ALB's own error pages (for what it refuses itself) are small HTML documents.
+_ALB_ERROR_PAGE = "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>\r\n" \
+                  "</body>\r\n</html>\r\n"
+_STATUS_LINES = {400: "400 Bad Request", 413: "413 Request Entity Too Large"}
+
+
+PREMIUM_TOKEN_HEADER = "X-Premium-Token"
+# template.yaml's PremiumTierRefusedRule answers with exactly this (a test keeps them equal).
+PREMIUM_REFUSED_BODY = (
+    '{"error": {"code": "premium_not_allowed", "message": "the premium tier needs the X-Premium-Token '
+    "header with the stack's PremiumAccessToken, or a source address in PremiumAllowedCidr; leave "
+    'X-Latency-Tier out (or send standard) for the standard tier"}}'
+)
+
+
+@dataclass(frozen=True)
+class PremiumAccess:
+    """Who may use the premium tier: the template's PremiumAccessToken and PremiumAllowedCidr."""
+
+    token: str | None = None
+    cidrs: tuple[str, ...] = ("127.0.0.0/8",)
+
+    def allows(self, headers: dict[str, str], client_ip: str) -> bool:
+        sent = _header(headers, PREMIUM_TOKEN_HEADER)
+        # ALB header conditions compare case-insensitively.
+        if self.token and sent is not None and sent.strip().lower() == self.token.lower():
+            return True
+        address = ipaddress.ip_address(client_ip)
+        return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in self.cidrs)
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
 
 def route_tier(headers: dict[str, str]) -> str:
-    """The ALB listener rule: premium on the header, standard otherwise."""
-    value = next((v for k, v in headers.items() if k.lower() == TIER_HEADER.lower()), "")
+    """Which tier the header asks for: premium on X-Latency-Tier premium, standard otherwise."""
+    value = _header(headers, TIER_HEADER) or ""
     return "premium" if value.strip().lower() == "premium" else "standard"
+
+
+class _Refused(Exception):
+    """Raised while reading a request that the ALB answers itself (413, 400), never the function."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(_STATUS_LINES[status])
+        self.status = status
 
 
 class FrontDoor(LoopbackServer):
     """An HTTP server routing by X-Latency-Tier to per-tier function pools."""
 
-    def __init__(self, pools: dict[str, FunctionPool], port: int = 0) -> None:
+    def __init__(self, pools: dict[str, FunctionPool], port: int = 0,
+                 premium_access: PremiumAccess | None = None) -> None:
         self.pools = pools
+        self.premium_access = premium_access or PremiumAccess()
         door = self
 
         class Handler(QuietHandler):
+            # The Server header: http.server's own, except on the ALB's own answers.
+            server_name: str | None = None
+
+            def version_string(self) -> str:
+                return self.server_name or super().version_string()
+
+            def __getattr__(self, name: str) -> Any:
+                # http.server answers 501 to a method without a do_<METHOD>; an ALB
+                # forwards any method, so every do_<anything> is the one handler.
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
+
+            def handle_expect_100(self) -> bool:
+                # Refuse an oversized body before the client sends it (curl waits for
+                # "100 Continue" before a large upload), as the ALB does.
+                if self._declared_length() > ALB_MAX_BODY_BYTES:
+                    self._refuse(413)
+                    return False
+                return super().handle_expect_100()
+
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > ALB_MAX_BODY_BYTES:
-                    # Read what the client is sending before answering: closing on an unread
-                    # body resets the connection, and the client may never see the 413.
-                    if length <= _DRAIN_LIMIT_BYTES:
-                        self.rfile.read(length)
-                    self.close_connection = True
-                    return self.reply(413, {"Content-Type": "text/plain", "Connection": "close"},
-                                      b"413 Request Entity Too Large")
-                body = self.rfile.read(length) if length else b""
+                try:
+                    body = self._read_body()
+                except _Refused as refused:
+                    return self._refuse(refused.status)
                 headers = {k: v for k, v in self.headers.items()}
                 tier = route_tier(headers)
+                if tier == "premium" and not door.premium_access.allows(headers, self.client_address[0]):
+                    return self.reply(403, {"Content-Type": "application/json"}, PREMIUM_REFUSED_BODY.encode())
                 url = urlsplit(self.path)
                 event = alb_request_event(self.command, url.path, headers=headers,
                                           query=dict(parse_qsl(url.query)), body=body, tier=tier)
@@ -66,6 +137,70 @@ class FrontDoor(LoopbackServer):
                 data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
                 self.reply(int(result.get("statusCode", 502)), result.get("headers") or {}, data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
+            def reply(self, status: int, headers: dict[str, Any], data: bytes) -> None:
+                if self.command != "HEAD":
+                    return super().reply(status, headers, data)
+                # HEAD: the status and headers a GET would get (Content-Length included), no body.
+                self.send_response(status)
+                for key, value in headers.items():
+                    if key.lower() != "content-length":
+                        self.send_header(key, str(value))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+
+            def _declared_length(self) -> int:
+                value = self.headers.get("Content-Length")
+                if value is None:
+                    return 0
+                value = value.strip()
+                if not (value.isascii() and value.isdigit()):  # "²".isdigit() too, but int() refuses it
+                    return -1
+                return int(value)
+
+            def _read_body(self) -> bytes:
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    return self._read_chunked()
+                length = self._declared_length()
+                if length < 0:  # not a number: the ALB cannot tell where the body ends
+                    raise _Refused(400)
+                if length > ALB_MAX_BODY_BYTES:
+                    # Read what the client is sending before answering: closing on an unread
+                    # body resets the connection, and the client may never see the 413.
+                    if length <= _DRAIN_LIMIT_BYTES:
+                        self.rfile.read(length)
+                    raise _Refused(413)
+                return self.rfile.read(length) if length else b""
+
+            def _read_chunked(self) -> bytes:
+                """A chunked body, refused with 413 once it passes the limit (no Content-Length to tell)."""
+                chunks: list[bytes] = []
+                total = 0
+                while True:
+                    line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+                    try:
+                        size = int(line, 16)
+                    except ValueError:
+                        raise _Refused(400) from None
+                    if size == 0:
+                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        break
+                    total += size
+                    if total > _DRAIN_LIMIT_BYTES:
+                        raise _Refused(413)
+                    chunk = self.rfile.read(size)
+                    self.rfile.readline(3)  # the CRLF after the chunk
+                    if total <= ALB_MAX_BODY_BYTES:
+                        chunks.append(chunk)
+                if total > ALB_MAX_BODY_BYTES:
+                    raise _Refused(413)
+                return b"".join(chunks)
+
+            def _refuse(self, status: int) -> None:
+                """The ALB's own answer: its HTML error page, and the connection closed."""
+                self.close_connection = True
+                self.server_name = "awselb/2.0"
+                page = _ALB_ERROR_PAGE.format(status=_STATUS_LINES[status]).encode()
+                self.reply(status, {"Content-Type": "text/html", "Connection": "close"}, page)
 
         super().__init__(Handler, port)

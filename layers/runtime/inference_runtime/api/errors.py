@@ -8,6 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+# How much of a client's value an error message quotes back.
+QUOTE_LIMIT = 80
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A client's value as an error message shows it: ``repr``, cut to ``limit`` characters.
+
+    ``repr`` escapes what must not reach the response as is: lone surrogates (the Lambda
+    runtime cannot encode them as UTF-8, and strict JSON decoders refuse them), control
+    characters and NUL; the cut keeps a 5,000-character path from echoing back whole.
+    """
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 4]}...{text[-1]}"
+
 
 class ApiError(Exception):
     """Raised to answer a request with a JSON error; the base of the HTTP errors."""

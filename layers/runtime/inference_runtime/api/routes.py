@@ -12,7 +12,6 @@ request never costs the environment its loaded model.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -26,13 +25,14 @@ from ..lifecycle import consume_cold_start, init_type, instance_id
 from ..log import logger
 from .errors import (
     ApiError,
-    BadRequestError,
     InternalError,
     MethodNotAllowedError,
     ModelUnavailableError,
     RouteNotFoundError,
+    quote,
 )
-from .validation import parse_hold_ms, parse_predict_body, requested_tier
+from .events import check_alb_event
+from .validation import parse_hold_ms, parse_predict_body, request_body, requested_tier
 
 if TYPE_CHECKING:
     from ..service import InferenceService
@@ -108,13 +108,16 @@ def build_app(service: "InferenceService") -> ALBResolver:
     def not_found(_: NotFoundError) -> Response:
         method, path = app.current_event.http_method, app.current_event.path
         allowed = ROUTES.get(path)
+        # Method and path are the client's: quoted, so that no control character or lone
+        # surrogate is echoed into the response.
         if allowed:
             return error_response(MethodNotAllowedError(
-                f"{method} is not allowed on {path}; use {', '.join(allowed)}",
+                f"method {quote(method)} is not allowed on {path}; use {', '.join(allowed)}",
                 headers={"Allow": ", ".join(allowed)},
             ))
         return error_response(RouteNotFoundError(
-            f"no route {path}; the routes are {', '.join(f'{m} {p}' for p, ms in ROUTES.items() for m in ms)}"
+            f"no route {quote(path)}; the routes are "
+            f"{', '.join(f'{m} {p}' for p, ms in ROUTES.items() for m in ms)}"
         ))
 
     @app.exception_handler(ApiError)
@@ -133,13 +136,7 @@ def build_app(service: "InferenceService") -> ALBResolver:
 
 
 def _raw_body(event: dict[str, Any]) -> bytes:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        try:
-            return base64.b64decode(body, validate=True)
-        except ValueError:
-            raise BadRequestError("the event says the body is base64 but it is not", code="invalid_body") from None
-    return body.encode("utf-8")
+    return request_body(event.get("body"), is_base64=event.get("isBase64Encoded"))
 
 
 def build_handler(service: "InferenceService") -> Handler:
@@ -152,19 +149,25 @@ def build_handler(service: "InferenceService") -> Handler:
         result = _route(event, context, cold)
         if service.metrics is not None:
             path = event.get("path") if isinstance(event, dict) else None
-            service.metrics.emit_request(route=path if path in ROUTES else "other", status=result["statusCode"],
+            route = path if isinstance(path, str) and path in ROUTES else "other"  # any event, even a malformed one
+            service.metrics.emit_request(route=route, status=result["statusCode"],
                                          latency_ms=(time.perf_counter() - started) * 1000.0, cold=cold)
         return result
 
     def _route(event: Any, context: Any, cold: bool) -> dict[str, Any]:
-        if not (isinstance(event, dict) and isinstance(event.get("httpMethod"), str)
-                and isinstance(event.get("path"), str)):
-            return alb_error_result(ApiError(
-                "this function expects an Application Load Balancer request event "
-                "(see events/ for examples); got something else", code="unsupported_event"))
+        try:
+            check_alb_event(event)
+        except ApiError as error:
+            return alb_error_result(error)
         app.append_context(cold_start=cold)
         try:
             result = app.resolve(event, context)
+        except Exception:
+            # Routes' errors are answered inside resolve(); this is the resolver itself
+            # failing. Raising would cost the client a 502 from the ALB and the
+            # environment nothing, but the answer would say nothing: log it, answer 500.
+            logger.exception("unhandled error outside the routes")
+            return alb_error_result(InternalError("internal error; the details are in the function's logs"))
         finally:
             app.clear_context()
         # ALB wants a status line; Powertools leaves it out.
