@@ -36,7 +36,9 @@ export SAM_CLI_TELEMETRY := 0
 # `sam build` of the zip parts runs pip under the python3.12 it finds first on PATH: the
 # directory of the real interpreter (not a pyenv shim that may not dispatch) goes first.
 ifneq ($(RUNTIME_PYTHON),)
-RUNTIME_PYTHON_DIR := $(dir $(shell "$(RUNTIME_PYTHON)" -c "import sys; print(sys.executable)"))
+# The same interpreter for the tools that build Lambda's file trees (tools/local/image_tree.py).
+export LAMBDA_PYTHON := $(shell "$(RUNTIME_PYTHON)" -c "import sys; print(sys.executable)")
+RUNTIME_PYTHON_DIR := $(dir $(LAMBDA_PYTHON))
 export PATH := $(RUNTIME_PYTHON_DIR):$(PATH)
 endif
 

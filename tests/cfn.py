@@ -4,8 +4,8 @@
 with the given parameter values, the way `sam deploy` would after packaging: the
 image functions get an ImageUri and the layer an S3 location. ``Evaluator`` resolves
 what CloudFormation resolves at deploy time, for the intrinsics this template uses
-(Ref, Fn::If, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::GetAtt, conditions, and the
-Rules functions), so tests can compare what two parameter sets or two stacks would
+(Ref, Fn::If, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::GetAtt, Fn::FindInMap,
+conditions, and the Rules functions), so tests can compare what two parameter sets or two stacks would
 really create. A Ref to a resource resolves to the physical name CloudFormation would
 generate for it in that stack (``<stack>-<LogicalId>-<suffix>``).
 """
@@ -143,6 +143,9 @@ class Evaluator:
             if key == "Fn::Split":
                 separator, text = arg
                 return str(self.value(text)).split(separator)
+            if key == "Fn::FindInMap":
+                mapping, top, second = (self.value(a) for a in arg)
+                return self.template["Mappings"][mapping][top][second]
             if key == "Fn::GetAtt":
                 target, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
                 return f"{self.ref(target)}.{attribute}"

@@ -63,6 +63,59 @@ BEHAVIOUR_PARAMETERS = {
 }
 
 
+def parameters_named(node: Any) -> set[str]:
+    """Every parameter a (translated) property refers to, by Ref or inside Fn::Sub."""
+    import re
+
+    if isinstance(node, list):
+        return set().union(*(parameters_named(n) for n in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            found.add(value)
+        elif key == "Fn::Sub":
+            text = value if isinstance(value, str) else value[0]
+            found |= set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text))
+        found |= parameters_named(value)
+    return found
+
+
+def test_every_parameter_a_function_reads_is_tested_for_a_new_version(source: dict[str, Any]) -> None:
+    # A parameter added to a function's configuration later must join BEHAVIOUR_PARAMETERS.
+    params = parameter_values(source)
+    template = translate(params)
+    read = set()
+    for function in ALIASED_FUNCTIONS:
+        properties = template["Resources"][function]["Properties"]
+        read |= parameters_named({k: properties[k] for k in BEHAVIOUR if k in properties})
+        # Fn::FindInMap keyed by a parameter (the log level) counts as reading it
+        read |= {a["Ref"] for m in _find_in_maps(properties) for a in m if isinstance(a, dict) and "Ref" in a}
+        # and so does a condition an Fn::If of these properties tests
+        for condition in _conditions_tested({k: properties[k] for k in BEHAVIOUR if k in properties}):
+            read |= parameters_named(template["Conditions"][condition])
+    assert read & set(source["Parameters"]) == set(BEHAVIOUR_PARAMETERS)
+
+
+def _conditions_tested(node: Any) -> set[str]:
+    if isinstance(node, list):
+        return set().union(*(_conditions_tested(n) for n in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = {node["Fn::If"][0]} if "Fn::If" in node else set()
+    return found.union(*(_conditions_tested(v) for v in node.values()))
+
+
+def _find_in_maps(node: Any) -> list[list[Any]]:
+    if isinstance(node, list):
+        return [m for n in node for m in _find_in_maps(n)]
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "Fn::FindInMap"] + \
+            [m for v in node.values() for m in _find_in_maps(v)]
+    return []
+
+
 @pytest.mark.parametrize("parameter", sorted(BEHAVIOUR_PARAMETERS))
 def test_every_behaviour_changing_parameter_publishes_a_new_version(source: dict[str, Any], parameter: str) -> None:
     # GIVEN a deployed stack and an update that changes one parameter only (same image, same layer)
@@ -145,6 +198,7 @@ NAMED = {
     "AWS::Logs::LogGroup": ("LogGroupName", "region"),
     "AWS::Lambda::Function": ("FunctionName", "region"),
     "AWS::CloudWatch::Alarm": ("AlarmName", "region"),
+    "AWS::Lambda::LayerVersion": ("LayerName", "region"),
 }
 
 
@@ -215,15 +269,31 @@ def test_premium_without_provisioned_concurrency_fits_a_small_account(source: di
     params = parameter_values(source, PremiumProvisionedConcurrency="0")
     template = translate(params)
     evaluate = Evaluator(template, params)
-    # THEN the premium alias asks for none, and nothing scales it
+    # THEN the premium alias asks for none, nothing scales it, and no spill-over alarm fires on
+    # what is then every premium cold start
     alias = evaluate.value(template["Resources"]["PremiumFunctionAliaslive"]["Properties"])
     assert "ProvisionedConcurrencyConfig" not in alias
     assert not evaluate.active("PremiumScalableTarget") and not evaluate.active("PremiumScalingPolicy")
+    assert not evaluate.active("PremiumSpilloverAlarm")
     # AND by default it has the provisioned concurrency asked for
     params = parameter_values(source)
     template = translate(params)
     alias = Evaluator(template, params).value(template["Resources"]["PremiumFunctionAliaslive"]["Properties"])
     assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": "2"}
+
+
+def test_rules_refuse_a_certificate_without_its_name_and_a_token_in_clear_text(source: dict[str, Any]) -> None:
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    token = "s3cr3t-token-0123456789"
+    assert refusals(source, CertificateArn=certificate)
+    assert refusals(source, CertificateArn=certificate, DomainName="api.example.com") == []
+    # a token over plain HTTP on the internet is refused; over HTTPS or inside the VPC it is fine
+    assert refusals(source, PremiumAccessToken=token)
+    assert refusals(source, PremiumAccessToken=token, CertificateArn=certificate, DomainName="api.example.com") == []
+    assert refusals(source, PremiumAccessToken=token, LoadBalancerScheme="internal") == []
+    # a scheduled minimum with nothing to scale is refused
+    assert refusals(source, PremiumProvisionedConcurrency="0", PremiumScheduledMinimum="2")
+    assert refusals(source, PremiumProvisionedConcurrency="0") == []
 
 
 def test_the_defaults_pass_every_rule(source: dict[str, Any]) -> None:
@@ -263,7 +333,8 @@ def test_premium_is_closed_to_the_internet_by_default(source: dict[str, Any]) ->
 
 
 def test_premium_is_open_to_the_token_or_the_source_range_when_set(source: dict[str, Any]) -> None:
-    rules = premium_rules(source, PremiumAccessToken="s3cr3t-token-0123456789", PremiumAllowedCidr="10.0.0.0/8")
+    rules = premium_rules(source, PremiumAccessToken="s3cr3t-token-0123456789", PremiumAllowedCidr="10.0.0.0/8",
+                          LoadBalancerScheme="internal")
     by_token, by_source, refused = (rules["PremiumTierByTokenRule"], rules["PremiumTierBySourceRule"],
                                     rules["PremiumTierRefusedRule"])
     assert by_token["Priority"] < refused["Priority"] and by_source["Priority"] < refused["Priority"]
@@ -280,19 +351,25 @@ def test_premium_is_open_to_the_token_or_the_source_range_when_set(source: dict[
 @pytest.mark.parametrize("certificate", ["", "arn:aws:acm:us-east-1:123456789012:certificate/abc"])
 @pytest.mark.parametrize("snapstart", ["false", "true"])
 def test_outputs_are_right_in_every_mode(source: dict[str, Any], certificate: str, snapstart: str) -> None:
-    params = parameter_values(source, CertificateArn=certificate, StandardSnapStart=snapstart)
+    domain = "api.example.com" if certificate else ""
+    params = parameter_values(source, CertificateArn=certificate, DomainName=domain, StandardSnapStart=snapstart)
+    assert Evaluator(source, params).rules_refusing() == []
     template = translate(params)
     evaluate = Evaluator(template, params)
     outputs = {name: evaluate.value(o["Value"]) for name, o in template["Outputs"].items()}
-    scheme = "https" if certificate else "http"
-    assert outputs["ServiceUrl"].startswith(f"{scheme}://")
+    # HTTPS by the name the certificate is for (a certificate cannot cover *.elb.amazonaws.com)
+    expected = "https://api.example.com" if certificate else f"http://{evaluate.ref('LoadBalancer')}.DNSName"
+    assert outputs["ServiceUrl"] == expected
     assert outputs["TryIt"].startswith(f"curl -s -X POST {outputs['ServiceUrl']}/predict ")
+    assert outputs["TryItPremium"].startswith(f"curl -s -X POST {outputs['ServiceUrl']}/predict ")
     assert outputs["LoadBalancerHostedZoneId"].endswith("LoadBalancer-1a2b3c4d.CanonicalHostedZoneID")
     groups = {evaluate.value(r["Properties"]["LogGroupName"]) for r in template["Resources"].values()
               if r["Type"] == "AWS::Logs::LogGroup"}
-    for output in ("StandardLogGroup", "PremiumLogGroup", "KeepWarmLogGroup"):
+    for output, function in (("StandardLogGroup", "StandardFunction"), ("PremiumLogGroup", "PremiumFunction"),
+                             ("KeepWarmLogGroup", "KeepWarmFunction")):
         logical_id = template["Outputs"][output]["Value"]["Ref"]
-        assert evaluate.value(template["Resources"][logical_id]["Properties"]["LogGroupName"]) in groups
+        name = evaluate.value(template["Resources"][logical_id]["Properties"]["LogGroupName"])
+        assert name == f"/aws/lambda/{evaluate.ref(function)}"
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert len(groups) == len(functions), "every function has a log group"
     dashboard = evaluate.value(template["Resources"]["ColdStartDashboard"]["Properties"]["DashboardName"])

@@ -2,7 +2,7 @@
 
 The code records them (``trace.phase(InitPhase.WARMUP)``), the init log line and the
 EMF metrics (``InitPhase_<name>``) carry them, and template.yaml's dashboard graphs
-them: tests/unit/test_template.py holds the dashboard's list to this enum, so a phase
+them: tests/unit/test_template_translated.py holds the dashboard's lists to this enum, so a phase
 added here and not there (or renamed in one place only) fails a test.
 """
 
