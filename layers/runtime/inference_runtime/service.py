@@ -9,6 +9,11 @@ If loading fails (a corrupt artifact, a missing file) the error is kept, never t
 half-loaded model: requests answer 503 with the reason, and a later request retries
 the load after MODEL_RETRY_SECONDS, so a transient failure does not poison the
 environment for its whole life.
+
+The loaded model serves one task (``task``: embeddings, classification or reranking,
+from its manifest) through ``embed``, ``classify`` and ``rerank``; asking for another
+raises ``TaskMismatchError`` naming the task it serves. Each of these loads the model
+first if needed, so each may raise ``ModelUnavailableError`` too.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from .lifecycle import InitPhase, PhaseTrace, init_type, instance_id
 from .lifecycle.warmup import run_warmup
 from .log import logger
 from .registry import resolve_model
+from .tasks import task_for
 
 if TYPE_CHECKING:
-    from .backends.base import EmbeddingBackend
+    from .backends.base import InferenceBackend
+    from .tasks import Task
     from .lifecycle.metrics import ColdStartMetrics
 
 
@@ -42,7 +49,8 @@ class InferenceService:
         self.trace = trace or PhaseTrace()
         self.metrics = metrics
         self.warmup_results: list[dict[str, Any]] = []
-        self._backend: EmbeddingBackend | None = None
+        self._backend: InferenceBackend | None = None
+        self._task: Task | None = None
         self._error: str | None = None
         self._last_attempt: float | None = None
         self._lock = threading.Lock()
@@ -103,7 +111,7 @@ class InferenceService:
         finally:
             self._backend_imported.set()
 
-    def load(self) -> "EmbeddingBackend":
+    def load(self) -> "InferenceBackend":
         """Return the loaded backend, loading (verified, then warmed) it on first use."""
         if self._backend is not None:
             return self._backend
@@ -116,7 +124,8 @@ class InferenceService:
                 raise ModelUnavailableError(self._unavailable_message())
             self._last_attempt = now
             try:
-                self._backend = self._load_backend()
+                self._task = self._load_task()
+                self._backend = self._task.backend
                 self._error = None
             except (ArtifactError, BackendError, ConfigError, OSError, ImportError) as exc:
                 # Keep the reason, never the model: nothing unverified is ever served.
@@ -126,7 +135,7 @@ class InferenceService:
                 raise ModelUnavailableError(self._unavailable_message()) from exc
             return self._backend
 
-    def _load_backend(self) -> "EmbeddingBackend":
+    def _load_task(self) -> "Task":
         with self.trace.phase(InitPhase.READ_MANIFEST) as attrs:
             manifest, cache = self._open_model()
             attrs.update(model=manifest.name, version=manifest.version, format=manifest.format,
@@ -135,12 +144,13 @@ class InferenceService:
             manifest, files=cache.get, trace=self.trace,
             intra_op_threads=self.config.intra_op_threads, on_imported=self._backend_imported.set,
         )
+        task = task_for(manifest, backend)  # ManifestError when the task's fields are wrong
         # Ready means warmed: /health turns 200 only after this.
         self.warmup_results = run_warmup(
             backend, self.trace, batch_sizes=self.config.warmup_batch_sizes,
             sequence_lengths=self.config.warmup_sequence_lengths, iterations=self.config.warmup_iterations,
         )
-        return backend
+        return task
 
     def _open_model(self) -> tuple[Manifest, ModelCache]:
         """The registry's entry for MODEL_NAME: its verified manifest and the cache to read it through."""
@@ -206,5 +216,30 @@ class InferenceService:
             summary["restored_from_snapshot"] = True
         return summary
 
+    # --- the model's task ---------------------------------------------------------
+    @property
+    def task(self) -> str:
+        """The task the model serves: "embeddings", "classification" or "reranking" (loads it if needed)."""
+        return self._loaded_task().name
+
     def embed(self, texts: list[str]) -> list[list[float]]:
-        return self.load().embed(texts)
+        """One embedding per text, in order."""
+        return self._loaded_task().embed(texts)
+
+    def classify(self, texts: list[str], top_k: int | None = None) -> list[list[dict[str, Any]]]:
+        """Per text, ``{"label", "score"}`` dicts by score, highest first; ``top_k`` of them (None: all)."""
+        return self._loaded_task().classify(texts, top_k=top_k)
+
+    def rerank(self, query: str, documents: list[str]) -> list[float]:
+        """One relevance score per document, in the documents' order."""
+        return self._loaded_task().rerank(query, documents)
+
+    def count_tokens(self, texts: list[str]) -> int:
+        """Tokens the model reads for ``texts``, after truncation (for OpenAI's ``usage``)."""
+        return self._loaded_task().count_tokens(texts)
+
+    def _loaded_task(self) -> "Task":
+        self.load()
+        # load() sets the task with the backend, or raises.
+        assert self._task is not None  # nosec B101
+        return self._task

@@ -1,7 +1,10 @@
 """HTTP-facing errors. Each carries its status code and a machine-readable code.
 
 Every error response has the same body, ``{"error": {"code": ..., "message": ...}}``,
-where the message says what was wrong and what to send instead.
+where the message says what was wrong and what to send instead. The OpenAI-shaped routes
+(``/v1/...``) answer the same error in OpenAI's shape, ``{"error": {"message", "type",
+"param", "code"}}`` (``openai_body``), which the openai SDK and the clients built on it
+read; it holds ``code`` and ``message`` too, so one parser reads both.
 """
 
 from __future__ import annotations
@@ -30,18 +33,25 @@ class ApiError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.details = details or {}
         self.headers = headers or {}
+        # The request field the error is about (OpenAI's ``param``), when there is one.
+        self.param = param
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details:
             error["details"] = self.details
         return {"error": error}
+
+    def openai_body(self) -> dict[str, Any]:
+        """The error as OpenAI's API answers one: ``type`` is its class of error, ``param`` the field."""
+        kind = "invalid_request_error" if self.status < 500 else "server_error"
+        return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
 
 
 class BadRequestError(ApiError):
@@ -65,6 +75,13 @@ class MethodNotAllowedError(ApiError):
     code = "method_not_allowed"
 
 
+class ModelNotFoundError(ApiError):
+    """Raised when a request names a model this deployment does not serve (OpenAI's ``model``)."""
+
+    status = 404
+    code = "model_not_found"
+
+
 class PayloadTooLargeError(ApiError):
     """Raised when the body, the number of inputs or one input exceeds its limit."""
 
@@ -77,6 +94,12 @@ class UnprocessableError(ApiError):
 
     status = 422
     code = "invalid_request"
+
+
+class TaskNotServedError(UnprocessableError):
+    """Raised when a route needs a task (embeddings, classification, reranking) the loaded model does not do."""
+
+    code = "task_not_supported"
 
 
 class ModelUnavailableError(ApiError):

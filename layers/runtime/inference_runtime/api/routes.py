@@ -1,4 +1,5 @@
-"""The HTTP surface: /predict, /warm, /health behind an Application Load Balancer.
+"""The HTTP surface behind an Application Load Balancer: /predict, /warm, /health, the
+OpenAI- and TEI-shaped routes and /openapi.json, registered from ``spec.ROUTE_SPECS``.
 
 The front door in ``template.yaml`` is an ALB whose listener rule sends
 ``X-Latency-Tier: premium`` to the premium function and everything else to the
@@ -6,8 +7,9 @@ standard one, so the functions receive ALB target-group events and answer throug
 Powertools' ``ALBResolver``.
 
 Every failure becomes ``{"error": {"code", "message"}}`` with a 4xx (or 503 while the
-model is unavailable). Nothing a client sends can raise out of the handler, so a bad
-request never costs the environment its loaded model.
+model is unavailable); under ``/v1/`` in OpenAI's error shape, which holds both fields
+too. Nothing a client sends can raise out of the handler, so a bad request never costs
+the environment its loaded model.
 """
 
 from __future__ import annotations
@@ -32,21 +34,23 @@ from .errors import (
     quote,
 )
 from .events import check_alb_event
+from .spec import ROUTE_SPECS, ROUTES, is_openai_path
 from .validation import parse_hold_ms, parse_predict_body, request_body, requested_tier
 
 if TYPE_CHECKING:
     from ..service import InferenceService
 
-# path -> allowed methods of the routes registered in build_app: 404 vs 405 and the
-# metrics' route names come from here (tests/unit/test_handler.py keeps the two in step).
-ROUTES: dict[str, tuple[str, ...]] = {"/predict": ("POST",), "/warm": ("GET",), "/health": ("GET",)}
+# ROUTES (path -> allowed methods, from spec.py): 404 vs 405 and the metrics' route names
+# come from it; build_app registers exactly spec.ROUTE_SPECS (tests/unit/test_api_spec.py).
+__all__ = ["ROUTES", "build_app", "build_handler"]
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def error_response(error: ApiError) -> Response:
+def error_response(error: ApiError, *, openai: bool = False) -> Response:
+    """The error as JSON: this project's shape, or OpenAI's for the OpenAI-shaped routes."""
     return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON,
-                    body=error.body(), headers=error.headers)
+                    body=error.openai_body() if openai else error.body(), headers=error.headers)
 
 
 def alb_error_result(error: ApiError) -> dict[str, Any]:
@@ -72,15 +76,37 @@ def build_app(service: "InferenceService") -> ALBResolver:
 
     @app.post("/predict")
     def predict() -> dict[str, Any]:
+        # The native route takes the body shape of the loaded model's task:
+        #   embeddings      {"inputs": [...]}                        -> [[float, ...], ...]
+        #   classification  {"inputs": [...], "top_k": k?}          -> [[{"label", "score"}, ...], ...]
+        #   reranking       {"query", "documents": [...], "top_n"?}  -> [{"index", "score"}, ...], best first
+        from ..tasks import TaskMismatchError
+        from .errors import UnprocessableError
+        from .validation import parse_classify_body, parse_rerank_body
+
         requested_tier(app.current_event.headers)
-        texts = parse_predict_body(_raw_body(app.current_event.raw_event), config)
+        raw = _raw_body(app.current_event.raw_event)
+        task = service.task  # loads the model if needed: 503 with the reason when it cannot
         started = time.perf_counter()
-        outputs = service.embed(texts)
-        logger.debug("predict", extra={"inputs": len(texts),
+        outputs: list[Any]
+        try:
+            if task == "classification":
+                texts, top_k = parse_classify_body(raw, config)
+                outputs = service.classify(texts, top_k=top_k)
+            elif task == "reranking":
+                query, texts, top_n = parse_rerank_body(raw, config)
+                scores = service.rerank(query, texts)
+                best_first = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:top_n]
+                outputs = [{"index": i, "score": scores[i]} for i in best_first]
+            else:
+                texts = parse_predict_body(raw, config)
+                outputs = service.embed(texts)
+        except TaskMismatchError as exc:
+            raise UnprocessableError(str(exc), code="task_not_supported") from exc
+        logger.debug("predict", extra={"task": task, "inputs": len(texts),
                                        "inference_ms": round((time.perf_counter() - started) * 1000, 3)})
         return {"outputs": outputs, **service.model_identity(), **request_context()}
 
-    @app.get("/warm")
     def warm() -> dict[str, Any]:
         # Cheap by design: no inference. keep-warm passes hold_ms so that its N
         # concurrent pings overlap and land on N distinct environments.
@@ -94,7 +120,6 @@ def build_app(service: "InferenceService") -> ALBResolver:
                 "first_invocation": context["cold_start"], "init_type": init_type(),
                 "init": service.init_summary()}
 
-    @app.get("/health")
     def health() -> dict[str, Any]:
         if not service.ready:
             raise ModelUnavailableError(
@@ -103,6 +128,46 @@ def build_app(service: "InferenceService") -> ALBResolver:
             )
         return {"status": "ready", **service.model_identity(), "instance": instance_id(),
                 "tier": config.tier, "init_type": init_type(), "init": service.init_summary()}
+
+    # The ecosystem's shapes: each module parses its own body and answers a dict or list.
+    def inference_body() -> bytes:
+        requested_tier(app.current_event.headers)
+        return _raw_body(app.current_event.raw_event)
+
+    def openai_embeddings() -> dict[str, Any]:
+        from .openai import create_embeddings
+
+        return create_embeddings(inference_body(), service, config)
+
+    def tei_embed() -> Any:
+        from . import tei
+
+        return tei.embed(inference_body(), service, config)
+
+    def tei_rerank() -> Any:
+        from . import tei
+
+        return tei.rerank(inference_body(), service, config)
+
+    def tei_root() -> Any:
+        from . import tei
+
+        return tei.root(inference_body(), service, config)
+
+    def openapi() -> dict[str, Any]:
+        from .openapi import openapi_document
+        from .served import served_model
+
+        # Before the model is loaded: the generic document, rather than a 503.
+        return openapi_document(config, served_model(service).facts() if service.ready else None)
+
+    handlers: dict[str, Callable[[], Any]] = {
+        "warm": warm, "health": health, "openapi": openapi, "openai_embeddings": openai_embeddings,
+        "tei_embed": tei_embed, "tei_rerank": tei_rerank, "tei_root": tei_root,
+    }
+    for route in ROUTE_SPECS:
+        if route.operation != "predict":  # registered by its decorator above
+            app.route(route.path, route.method)(handlers[route.operation])
 
     @app.not_found
     def not_found(_: NotFoundError) -> Response:
@@ -114,23 +179,24 @@ def build_app(service: "InferenceService") -> ALBResolver:
             return error_response(MethodNotAllowedError(
                 f"method {quote(method)} is not allowed on {path}; use {', '.join(allowed)}",
                 headers={"Allow": ", ".join(allowed)},
-            ))
+            ), openai=is_openai_path(path))
         return error_response(RouteNotFoundError(
             f"no route {quote(path)}; the routes are "
             f"{', '.join(f'{m} {p}' for p, ms in ROUTES.items() for m in ms)}"
-        ))
+        ), openai=is_openai_path(path))
 
     @app.exception_handler(ApiError)
     def api_error(error: ApiError) -> Response:
         if error.status >= 500:
             logger.warning("request refused", extra={"code": error.code, "error": error.message})
-        return error_response(error)
+        return error_response(error, openai=is_openai_path(app.current_event.path))
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response:
         # A bug of ours, not the client's: log the traceback, answer without it.
         logger.exception("unhandled error")
-        return error_response(InternalError("internal error; the details are in the function's logs"))
+        return error_response(InternalError("internal error; the details are in the function's logs"),
+                              openai=is_openai_path(app.current_event.path))
 
     return app
 

@@ -4,6 +4,9 @@
 and format, how the runtime should drive it (``model``), where the weights came from
 (``source``), and every file with its size and sha256. Nothing in an artifact is loaded
 before its bytes have been checked against this list.
+
+``model.task`` says what the model does (``TASKS``); a manifest written before tasks
+existed has none and is an embedding model, so old artifacts keep loading unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ from .files import atomic_write_bytes, sha256_file, verify_file
 
 MANIFEST_FILENAME = "manifest.json"
 SCHEMA_VERSION = 1
+#: What a model can do, as ``model.task`` names it; ``inference_runtime.tasks`` has one module each.
+TASKS = ("embeddings", "classification", "reranking")
+#: The task of a manifest that names none (every artifact built before tasks existed).
+DEFAULT_TASK = "embeddings"
 
 
 def _check_sha256(value: object, label: str) -> None:
@@ -104,6 +111,17 @@ class Manifest:
         paths = [entry.path for entry in self.files]
         if len(paths) != len(set(paths)):
             raise ManifestError("manifest lists the same file twice")
+        task = self.model.get("task", DEFAULT_TASK)
+        if task not in TASKS:
+            raise ManifestError(
+                f"manifest model.task {task!r} is not one of {', '.join(TASKS)}; rebuild the artifact "
+                "with these tools (make artifact MODEL=<dir> TASK=<task>)"
+            )
+
+    @property
+    def task(self) -> str:
+        """What the model does: one of ``TASKS`` (``DEFAULT_TASK`` when the manifest names none)."""
+        return str(self.model.get("task", DEFAULT_TASK))
 
     def file(self, path: str) -> FileEntry:
         """Return the entry for ``path``, or raise ManifestError naming what is there."""

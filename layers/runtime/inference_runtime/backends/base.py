@@ -1,4 +1,10 @@
-"""The shape every inference backend has: load a verified artifact, embed a batch of texts."""
+"""The shape every inference backend has: load a verified artifact, run its graph on texts.
+
+A backend knows nothing of tasks: it tokenizes (single texts, or text pairs for a
+cross-encoder), feeds the graph the inputs it asks for, and returns the output the
+manifest names, one row per input. What the rows mean (an embedding, label logits, a
+relevance logit) is ``inference_runtime.tasks``' business.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +23,8 @@ if TYPE_CHECKING:
 FileReader = Callable[["FileEntry", dict[str, Any]], "Path"]
 
 
-class EmbeddingBackend(ABC):
-    """A loaded sentence-embedding model."""
+class InferenceBackend(ABC):
+    """A loaded model: tokenizer and graph."""
 
     #: short backend name for traces and responses
     name: str = "abstract"
@@ -29,7 +35,7 @@ class EmbeddingBackend(ABC):
     @classmethod
     @abstractmethod
     def load(cls, manifest: "Manifest", *, files: "FileReader", trace: "PhaseTrace",
-             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "EmbeddingBackend":
+             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "InferenceBackend":
         """Load the artifact's files (``files`` returns verified local paths), recording phases in ``trace``.
 
         ``on_imported`` is called once the backend's libraries are imported: from then
@@ -37,5 +43,22 @@ class EmbeddingBackend(ABC):
         """
 
     @abstractmethod
+    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> Any:
+        """The graph's output for a batch, a float32 array with one row per text.
+
+        With ``pairs``, row ``i`` is the encoding of the pair ``(texts[i], pairs[i])``
+        (a cross-encoder's query and document). Texts are truncated at the model's
+        maximum sequence length.
+        """
+
+    @abstractmethod
+    def count_tokens(self, texts: str | Sequence[str], pairs: Sequence[str] | None = None) -> int:
+        """How many tokens the model reads for ``texts`` (after truncation, special tokens included)."""
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One L2-normalised embedding per text, in order."""
+        """The output rows as lists (for an embedding model: one embedding per text)."""
+        return self.run(texts).tolist()
+
+
+#: The name this shape had when every model was an embedding model.
+EmbeddingBackend = InferenceBackend

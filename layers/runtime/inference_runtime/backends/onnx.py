@@ -13,6 +13,13 @@ releases the GIL, and so does creating the session, so:
 Imports hold the GIL, so two threads importing at once only take turns: the caller
 waits for ``on_imported`` and does its own imports while the session is created.
 
+The graph is run generically: it is fed the inputs it declares, from what the
+tokenizer gives (``input_ids``, ``attention_mask``, ``token_type_ids``), and its output
+is read by the name the manifest gives, whatever the task. Texts are truncated at the
+manifest's ``max_sequence_length``; a pair (query, document) is encoded as one sequence
+with the tokenizer's own pair template, truncating the longer side first, as
+transformers' tokenizers do by default.
+
 Session choices, each measured (``make bench``, README "Load path"):
 - the graph was optimised offline at build time, so runtime optimisation is off
   (same inference speed, less session-creation time);
@@ -32,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..artifact import FileEntry, ManifestError
 from ..lifecycle.phases import InitPhase
-from .base import EmbeddingBackend
+from .base import InferenceBackend
 from .errors import BackendError
 
 if TYPE_CHECKING:
@@ -54,7 +61,18 @@ def _fetch_all(files: "FileReader", entries: list[FileEntry], trace: "PhaseTrace
     return paths
 
 
-class OnnxEmbeddingBackend(EmbeddingBackend):
+# The graph inputs a tokenizer encoding can fill, and how.
+TOKENIZER_INPUTS = {
+    "input_ids": lambda encoding: encoding.ids,
+    "attention_mask": lambda encoding: encoding.attention_mask,
+    "token_type_ids": lambda encoding: encoding.type_ids,
+}
+# What an artifact built before the manifest named its padding token pads with (BERT's);
+# bandit takes the name for a password's.
+LEGACY_PAD_TOKEN = "[PAD]"  # nosec B105
+
+
+class OnnxBackend(InferenceBackend):
     name = "onnxruntime-cpu"
 
     def __init__(self, manifest: "Manifest", session: Any, tokenizer: Any, np: Any) -> None:
@@ -63,11 +81,20 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
         self._tokenizer = tokenizer
         self._np = np
         self._input_names = [i.name for i in session.get_inputs()]
-        self._output_name = manifest.model.get("output") or session.get_outputs()[0].name
+        outputs = [o.name for o in session.get_outputs()]
+        self._output_name = manifest.model.get("output") or outputs[0]
+        unknown = [name for name in self._input_names if name not in TOKENIZER_INPUTS]
+        if unknown:
+            raise BackendError(f"the graph of {manifest.name} asks for input(s) {', '.join(unknown)}, which the "
+                               f"tokenizer does not give (it gives {', '.join(TOKENIZER_INPUTS)}); export the model "
+                               "with these tools")
+        if self._output_name not in outputs:
+            raise BackendError(f"the manifest of {manifest.name} names output {self._output_name!r}, the graph "
+                               f"has {', '.join(outputs)}")
 
     @classmethod
     def load(cls, manifest: "Manifest", *, files: "FileReader", trace: "PhaseTrace",
-             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "OnnxEmbeddingBackend":
+             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "OnnxBackend":
         if manifest.format != "onnx":
             raise ManifestError(f"{manifest.name} is in format {manifest.format!r}; this backend runs 'onnx'")
         model_entry = manifest.file(manifest.model.get("entrypoint", "model.onnx"))
@@ -114,24 +141,52 @@ class OnnxEmbeddingBackend(EmbeddingBackend):
         # caller's imports overlap the session instead of waiting for the tokenizer.
         with trace.phase(InitPhase.LOAD_TOKENIZER):
             tokenizer = Tokenizer.from_file(str(paths[tokenizer_entry.path]))
-            max_len = int(manifest.model.get("max_sequence_length", 256))
-            # tokenizer.json ships fixed padding to 128; pad to the longest input instead.
-            tokenizer.enable_truncation(max_length=max_len)
-            # (bandit takes pad_token for a password: it is BERT's padding token.)
-            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")  # nosec B106
+            _configure_tokenizer(tokenizer, manifest)
 
         return cls(manifest, session, tokenizer, np)
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> Any:
         np = self._np
-        encodings = self._tokenizer.encode_batch(list(texts))
-        feeds = {
-            "input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64),
-        }
-        outputs = self._session.run([self._output_name], {k: feeds[k] for k in self._input_names})
-        return outputs[0].tolist()
+        encodings = self._encode(texts, pairs)
+        feeds = {name: np.asarray([TOKENIZER_INPUTS[name](e) for e in encodings], dtype=np.int64)
+                 for name in self._input_names}
+        return self._session.run([self._output_name], feeds)[0]
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text).ids)
+    def count_tokens(self, texts: str | Sequence[str], pairs: Sequence[str] | None = None) -> int:
+        batch = [texts] if isinstance(texts, str) else texts
+        return sum(sum(e.attention_mask) for e in self._encode(batch, pairs))
+
+    def _encode(self, texts: Sequence[str], pairs: Sequence[str] | None) -> list[Any]:
+        if pairs is None:
+            return self._tokenizer.encode_batch(list(texts))
+        if len(pairs) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs; give one pair per text")
+        return self._tokenizer.encode_batch(list(zip(texts, pairs)))
+
+
+#: The name this backend had when every model was an embedding model.
+OnnxEmbeddingBackend = OnnxBackend
+
+
+def _configure_tokenizer(tokenizer: Any, manifest: "Manifest") -> None:
+    """Truncate at the model's length and pad to the longest input, with the model's padding token.
+
+    tokenizer.json files often ship fixed padding (all-MiniLM-L6-v2's pads to 128) or
+    none; a batch is padded to its longest input instead. The padding token is the one
+    the manifest names (the export read it from the model's tokenizer); an older
+    artifact names none and pads as before, with the tokenizer's own setting or BERT's.
+    """
+    max_len = int(manifest.model.get("max_sequence_length", 256))
+    tokenizer.enable_truncation(max_length=max_len)
+    pad_token = manifest.model.get("pad_token")
+    pad_id = manifest.model.get("pad_token_id")
+    if pad_token is None:
+        shipped = tokenizer.padding or {}
+        pad_token = shipped.get("pad_token") or LEGACY_PAD_TOKEN
+        pad_id = shipped.get("pad_id") if shipped.get("pad_token") else tokenizer.token_to_id(LEGACY_PAD_TOKEN)
+    if pad_id is None:
+        pad_id = tokenizer.token_to_id(pad_token)
+    if pad_id is None:
+        raise ManifestError(f"the padding token {pad_token!r} of {manifest.name} is not in its tokenizer; "
+                            "rebuild the artifact with these tools")
+    tokenizer.enable_padding(pad_id=int(pad_id), pad_token=str(pad_token))

@@ -7,6 +7,10 @@ readiness, and records, per shape, the first iteration and the stable time (medi
 the iterations after it), so the trace shows what warm-up bought.
 
 Configured with WARMUP_BATCH_SIZES, WARMUP_SEQUENCE_LENGTHS and WARMUP_ITERATIONS.
+
+It runs the backend's graph directly, whatever the task: a cross-encoder's graph takes
+the same [batch, sequence] inputs for a pair as for a single text, so single synthetic
+texts warm the shapes every task uses.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .phases import InitPhase
 
 if TYPE_CHECKING:
-    from ..backends.base import EmbeddingBackend
+    from ..backends.base import InferenceBackend
     from .trace import PhaseTrace
 
 # One WordPiece token each for the BERT vocabulary: with [CLS] and [SEP] around
@@ -31,7 +35,7 @@ def synthetic_batch(batch_size: int, sequence_length: int) -> list[str]:
     return [" ".join([_FILLER_WORD] * max(sequence_length - 2, 0))] * batch_size
 
 
-def run_warmup(backend: "EmbeddingBackend", trace: "PhaseTrace", *, batch_sizes: tuple[int, ...],
+def run_warmup(backend: "InferenceBackend", trace: "PhaseTrace", *, batch_sizes: tuple[int, ...],
                sequence_lengths: tuple[int, ...], iterations: int) -> list[dict[str, Any]]:
     """Run every shape ``iterations`` times; record first and stable milliseconds per shape."""
     results: list[dict[str, Any]] = []
@@ -44,7 +48,7 @@ def run_warmup(backend: "EmbeddingBackend", trace: "PhaseTrace", *, batch_sizes:
                 times = []
                 for _ in range(iterations):
                     started = time.perf_counter()
-                    backend.embed(texts)
+                    backend.run(texts)
                     times.append((time.perf_counter() - started) * 1000.0)
                 results.append({
                     "batch_size": batch_size,

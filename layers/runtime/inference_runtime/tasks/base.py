@@ -1,0 +1,46 @@
+"""The shape of a task: what a model's raw output means, and the calls it answers.
+
+A task wraps a loaded backend. Each task implements the one call it serves; the
+others raise ``TaskMismatchError`` naming the task the model does serve, so a caller
+(the HTTP layer) can say so instead of failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .errors import TaskMismatchError
+
+if TYPE_CHECKING:
+    from ..artifact import Manifest
+    from ..backends.base import InferenceBackend
+
+
+class Task:
+    """A model's task. Subclasses set ``name`` and override the call they serve."""
+
+    name: str = "abstract"
+
+    def __init__(self, manifest: "Manifest", backend: "InferenceBackend") -> None:
+        self.manifest = manifest
+        self.backend = backend
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One embedding per text, in order."""
+        raise self._mismatch("embeddings")
+
+    def classify(self, texts: Sequence[str], top_k: int | None = None) -> list[list[dict[str, Any]]]:
+        """Per text, ``{"label", "score"}`` by score, highest first; ``top_k`` of them (all when None)."""
+        raise self._mismatch("classification")
+
+    def rerank(self, query: str, documents: Sequence[str]) -> list[float]:
+        """One relevance score per document, in the documents' order."""
+        raise self._mismatch("reranking")
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Tokens the model reads for ``texts``, after truncation (special tokens included)."""
+        return self.backend.count_tokens(list(texts))
+
+    def _mismatch(self, requested: str) -> TaskMismatchError:
+        return TaskMismatchError(model=self.manifest.name, served=self.name, requested=requested)

@@ -1,0 +1,31 @@
+"""Errors raised by tasks: model-level, with no HTTP in them (the API maps them to statuses)."""
+
+from __future__ import annotations
+
+
+class TaskError(Exception):
+    """Raised when a task cannot do what it was asked; the base of the task errors."""
+
+
+class TaskMismatchError(TaskError):
+    """Raised when a model is asked for a task it does not serve (classify on an embedding model)."""
+
+    def __init__(self, *, model: str, served: str, requested: str) -> None:
+        self.model = model
+        self.served = served
+        self.requested = requested
+        super().__init__(
+            f"the model {model!r} serves {served}, not {requested}: {WHAT_EACH_TASK_DOES[served]}; "
+            f"serve a {requested} model for that (make artifact MODEL=<dir> TASK={requested})"
+        )
+
+
+class TaskInputError(TaskError, ValueError):
+    """Raised when a task's arguments are out of range (``top_k`` below 1, a pair count that does not match)."""
+
+
+WHAT_EACH_TASK_DOES = {
+    "embeddings": "it turns each text into a vector",
+    "classification": "it labels each text",
+    "reranking": "it scores documents against a query",
+}

@@ -1,0 +1,44 @@
+"""Cross-encoder reranking: each (query, document) pair is encoded as one sequence and the
+graph gives one relevance logit per pair. The score is the logit through the model's
+activation: sigmoid by default for a one-label cross-encoder, as sentence-transformers'
+``CrossEncoder.predict`` and Text Embeddings Inference give it, or the raw logit when the
+model's configuration says Identity."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..artifact import ManifestError
+from .base import Task
+
+if TYPE_CHECKING:
+    from ..artifact import Manifest
+    from ..backends.base import InferenceBackend
+
+ACTIVATIONS = ("sigmoid", "identity")
+
+
+class RerankingTask(Task):
+    name = "reranking"
+
+    def __init__(self, manifest: "Manifest", backend: "InferenceBackend") -> None:
+        super().__init__(manifest, backend)
+        self.activation = manifest.model.get("score_activation", "sigmoid")
+        if self.activation not in ACTIVATIONS:
+            raise ManifestError(f"the manifest of {manifest.name} names score_activation {self.activation!r}; "
+                                f"this runtime knows {', '.join(ACTIVATIONS)}")
+
+    def rerank(self, query: str, documents: Sequence[str]) -> list[float]:
+        if not documents:
+            return []
+        import numpy as np  # loaded with the backend already
+
+        logits = np.asarray(self.backend.run([query] * len(documents), pairs=list(documents)), dtype=np.float64)
+        if logits.ndim != 2 or logits.shape[1] != 1:
+            raise ManifestError(f"{self.manifest.name} gives {logits.shape[-1]} logits per pair; a reranker "
+                                "gives one (export it with TASK=classification instead)")
+        scores = logits[:, 0]
+        if self.activation == "sigmoid":
+            scores = 1.0 / (1.0 + np.exp(-scores))
+        return [float(score) for score in scores]

@@ -1,0 +1,176 @@
+"""One model directory in, one verified artifact out.
+
+    read the directory (task, pooling, labels...)   model_dir.py
+    -> torch + transformers export to ONNX          graph.py
+    -> ONNX Runtime offline optimisation            optimise_offline (below)
+    -> tokenizer.json, manifest.json, verified
+    -> parity against torch, run as the runtime runs it   parity.py (fails the build)
+    -> the parity figures into the manifest, renamed into place
+
+Everything is written into a temporary sibling directory and renamed into place only
+once complete and checked, so an interrupted or failed build never leaves a half
+artifact behind, nor replaces a good one.
+
+Two choices make the runtime's session creation cheap (measured by ``make bench``):
+the graph is optimised here, once, by the same onnxruntime version the image runs
+(level EXTENDED: operator fusions that are portable across CPUs, unlike ALL's layout
+transforms), so the runtime skips graph optimisation; and the weights are stored as
+external data (``model.onnx.data``), which ONNX Runtime maps instead of parsing them
+out of a large protobuf.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference_runtime.artifact import (
+    Manifest,
+    content_version,
+    describe_files,
+    sha256_file,
+    verify_artifact,
+    write_manifest,
+)
+
+from .errors import ExportError
+from .graph import export_onnx, load_model, load_tokenizer, usable_positions
+from .model_dir import ModelSpec, inspect_model
+from .parity import PARITY_TEXTS, ParityReport, check_parity
+
+ONNX_FILENAME = "model.onnx"
+WEIGHTS_FILENAME = "model.onnx.data"
+TOKENIZER_FILENAME = "tokenizer.json"
+RAW_EXPORT_FILENAME = "exported.onnx"
+# A model whose tokenizer and configuration name no length at all: what BERT-sized encoders read.
+FALLBACK_MAX_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    manifest: Manifest
+    spec: ModelSpec
+    parity: ParityReport
+
+
+def build(out_dir: Path, *, model_dir: Path, name: str, version: str | None = None, task: str | None = None,
+          pooling: str | None = None, source: dict[str, Any] | None = None) -> BuildResult:
+    """Export ``model_dir`` into a verified artifact at ``out_dir``: its manifest, what was inferred, the parity.
+
+    ``source`` adds to the manifest's ``source`` (where the weights came from); ``task`` and
+    ``pooling`` override what the directory says. Raises ExportError (ParityError when the
+    artifact does not match torch), leaving ``out_dir`` as it was.
+    """
+    import torch
+    import transformers
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()   # one bar per weight load: noise in a build log
+    spec = inspect_model(Path(model_dir), task=task, pooling=pooling)
+    out_dir = Path(out_dir).resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes 0700; the image's runtime user must read it
+    try:
+        tokenizer = load_tokenizer(spec)
+        model = load_model(spec, attn_implementation="eager")
+        max_length = _max_length(spec, model)
+        sample = tokenizer(list(PARITY_TEXTS[1:3]), padding=True, truncation=True, max_length=max_length,
+                           return_tensors="pt")
+        graph_fields = export_onnx(spec, model, tokenizer, sample, staging / RAW_EXPORT_FILENAME)
+        del model  # the reference below is loaded afresh: never hold two copies of a large model
+        ort_version = optimise_offline(staging / RAW_EXPORT_FILENAME, staging / ONNX_FILENAME, WEIGHTS_FILENAME)
+        (staging / RAW_EXPORT_FILENAME).unlink()
+        _write_tokenizer(tokenizer, staging / TOKENIZER_FILENAME)
+
+        files = describe_files(staging, [ONNX_FILENAME, WEIGHTS_FILENAME, TOKENIZER_FILENAME])
+        model_fields = {
+            "entrypoint": ONNX_FILENAME,
+            "external_data": [WEIGHTS_FILENAME],
+            "graph_optimization": "extended",
+            "tokenizer": TOKENIZER_FILENAME,
+            **graph_fields,
+            **spec.manifest_fields(),
+            "max_sequence_length": max_length,
+            "pad_token": str(tokenizer.pad_token),
+            "pad_token_id": int(tokenizer.pad_token_id),
+            "onnxruntime": ort_version,
+        }
+        manifest = Manifest(
+            name=name, version=version or content_version(files), format="onnx", files=files,
+            model=model_fields,
+            source={**_source(spec), **(source or {}),
+                    "exported_with": f"torch {torch.__version__}, transformers {transformers.__version__}"},
+        )
+        write_manifest(staging, manifest)
+        verify_artifact(staging, manifest)
+
+        # The reference runs the model as transformers does by default (not the eager
+        # attention the graph was traced with).
+        reference = load_model(spec)
+        report = check_parity(spec, reference, tokenizer, staging, manifest, max_length)
+        manifest = dataclasses.replace(manifest, model={**model_fields, "parity": report.to_dict()})
+        write_manifest(staging, manifest)
+        verify_artifact(staging, manifest)
+        _swap_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return BuildResult(manifest, spec, report)
+
+
+def optimise_offline(raw_path: Path, out_path: Path, weights_name: str) -> str:
+    """Apply ONNX Runtime's portable graph optimisations once, saving weights as external data."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(out_path)
+    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", weights_name)
+    options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+    ort.InferenceSession(str(raw_path), options, providers=["CPUExecutionProvider"])
+    return ort.__version__
+
+
+def _max_length(spec: ModelSpec, model: Any) -> int:
+    """What the model was configured to read, capped by what its position embeddings cover."""
+    limits = [n for n in (spec.max_sequence_length, usable_positions(model)) if n]
+    if not limits:
+        return FALLBACK_MAX_LENGTH
+    return min(limits)
+
+
+def _write_tokenizer(tokenizer: Any, path: Path) -> None:
+    """The tokenizer exactly as transformers loaded it (its tokenizer.json, with any template fixes),
+    without the truncation and padding it may carry: the runtime sets both from the manifest."""
+    backend = tokenizer.backend_tokenizer
+    backend.no_truncation()
+    backend.no_padding()
+    backend.save(str(path))
+
+
+def _source(spec: ModelSpec) -> dict[str, Any]:
+    weights = {p.name: sha256_file(p) for p in spec.weights}
+    record: dict[str, Any] = {"model_dir": spec.path.name, "weights": weights}
+    if len(weights) == 1:
+        record["weights_sha256"] = next(iter(weights.values()))
+    return record
+
+
+def _swap_into_place(staging: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` with ``staging`` so readers never see a partial directory."""
+    if out_dir.exists():
+        retired = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, retired)
+        os.replace(staging, out_dir)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+
+
+__all__ = ["BuildResult", "ExportError", "build", "optimise_offline"]
