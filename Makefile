@@ -45,7 +45,7 @@ endif
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch publish report
+.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch publish report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -142,7 +142,11 @@ lint-security: $(STAMPS)/scan-venv ## checkov on template.yaml and the Dockerfil
 	$(SCAN_VENV)/bin/bandit --quiet -c pyproject.toml -r layers/runtime/inference_runtime functions keepwarm tools \
 		2>&1 | { grep -v "nosec encountered" || true; }
 
-lint: lint-template lint-docker lint-security ## all static checks
+lint-python: $(STAMPS)/venv ## ruff and mypy on the runtime, the functions, the tools and the tests (settings: pyproject.toml)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+lint: lint-python lint-template lint-docker lint-security ## all static checks
 
 clean: ## remove venvs, build outputs and caches
 	rm -rf $(VENV) $(RUNTIME_VENV) $(SAM_VENV) $(SCAN_VENV) $(STAMPS) build .aws-sam .pytest_cache

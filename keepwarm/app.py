@@ -89,7 +89,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             results = list(pool.map(lambda job: ping(job[0], CONFIG.hold_ms), jobs))
         summary = {"tiers": {
-            target.tier: summarise(target, [r for (t, _), r in zip(jobs, results) if t is target])
+            target.tier: summarise(target, [r for (t, _), r in zip(jobs, results, strict=True) if t is target])
             for target in CONFIG.targets
         }}
     summary["hold_ms"] = CONFIG.hold_ms

@@ -63,7 +63,7 @@ def compress_frames(source: Path, target: Path, *, frame_bytes: int, level: int,
     offset = 0
     with open(target, "wb") as out, ThreadPoolExecutor(workers) as pool:
         # map() keeps order; zstandard releases the GIL, so frames compress in parallel.
-        for (raw_offset, raw_size), frame in zip(spans, pool.map(compress, spans)):
+        for (raw_offset, raw_size), frame in zip(spans, pool.map(compress, spans), strict=True):
             out.write(frame)
             digest.update(frame)
             rows.append((offset, len(frame), hashlib.sha256(frame).hexdigest(), raw_offset, raw_size))
@@ -123,7 +123,7 @@ def publish(artifact_dir: Path, destination: str, *, endpoint_url: str | None = 
     base = f"{prefix}{manifest.name}/{manifest.version}/"
     client = client or s3_client(endpoint_url, concurrency)
     published_files = []
-    report = {"uploaded": [], "skipped": []}
+    report: dict[str, list[Any]] = {"uploaded": [], "skipped": []}
     with tempfile.TemporaryDirectory(prefix="publish-") as scratch:
         for entry in manifest.files:
             compressed_path = Path(scratch) / (entry.path.replace("/", "_") + ".zst")

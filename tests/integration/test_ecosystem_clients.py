@@ -127,7 +127,10 @@ def test_huggingface_inference_client_feature_extraction(deployment: LocalDeploy
 
     # GIVEN huggingface_hub's client given the door's URL (it posts to the URL itself, TEI's root)
     url = deployment.front_door.url
-    client = InferenceClient(base_url=url, timeout=120) if how == "base_url" else InferenceClient(model=url, timeout=120)
+    if how == "base_url":
+        client = InferenceClient(base_url=url, timeout=120)
+    else:
+        client = InferenceClient(model=url, timeout=120)
     # WHEN it asks for features, with TEI's options
     vectors = client.feature_extraction(TEXTS, normalize=True, truncate=True)
     # THEN the reference's vectors

@@ -16,8 +16,8 @@ import pytest
 
 from tests.helpers import REPO_ROOT, body, load_event
 from tests.unit.test_handler import BAD_REQUESTS
-from tools.local.deployment import LocalDeployment
 from tools.local.demo import Client
+from tools.local.deployment import LocalDeployment
 from tools.local.emulator import start_function
 
 pytestmark = pytest.mark.integration
@@ -47,6 +47,7 @@ def test_cold_then_warm_through_the_runtime_emulator(artifact_dir: Path) -> None
 
 def test_served_embeddings_match_sentence_transformers(deployment: LocalDeployment) -> None:
     from sentence_transformers import SentenceTransformer
+
     from tools.build_artifact import bundled_model_dir
 
     texts = ["A man is eating food.", "Serverless inference, fast from the first request.",

@@ -55,7 +55,7 @@ class FakeService:
             # The score order depends on the text, so sorting is visible.
             scores = [(len(text) + i) % 3 + 1 for i in range(len(LABELS))]
             total = sum(scores)
-            ranked = sorted(({"label": label, "score": s / total} for label, s in zip(LABELS, scores)),
+            ranked = sorted(({"label": label, "score": s / total} for label, s in zip(LABELS, scores, strict=True)),
                             key=lambda p: -p["score"])
             out.append(ranked[:top_k] if top_k else ranked)
         return out

@@ -117,11 +117,13 @@ BAD_TEXTS = [{}, {"inputs": []}, {"inputs": 5}, {"inputs": None}, {"inputs": [["
 EMBEDDING_EXAMPLES: dict[tuple[str, str], list[Any]] = {
     ("POST", "/predict"): GOOD_TEXTS + BAD_TEXTS,
     ("POST", "/v1/embeddings"): [
-        {"input": "x"}, {"input": ["a", "b"], "model": MODEL}, {"input": "x", "model": f"sentence-transformers/{MODEL}"},
+        {"input": "x"}, {"input": ["a", "b"], "model": MODEL},
+        {"input": "x", "model": f"sentence-transformers/{MODEL}"},
         {"input": "x", "encoding_format": "base64"}, {"input": "x", "encoding_format": None, "dimensions": 384,
                                                       "user": "u"},
         {"input": "x", "dimensions": 384.0}, {"input": "x", "model": None},
-        {}, {"input": []}, {"input": [1, 2]}, {"input": [[1, 2], [3]]}, {"input": "x", "model": "text-embedding-3-small"},
+        {}, {"input": []}, {"input": [1, 2]}, {"input": [[1, 2], [3]]},
+        {"input": "x", "model": "text-embedding-3-small"},
         {"input": "x", "model": f"a/b/{MODEL}"}, {"input": "x", "model": 5}, {"input": "x", "encoding_format": "int8"},
         {"input": "x", "dimensions": 256}, {"input": "x", "dimensions": 0}, {"input": "x", "dimensions": True},
         {"input": "x", "dimensions": "384"}, {"input": "x", "user": 5}, {"input": "x", "foo": 1},
@@ -172,7 +174,8 @@ PREDICT_CLASSIFY_BODIES = [
 PREDICT_RERANK_BODIES = [
     {"query": "q", "documents": ["a", "bb"]}, {"query": "q", "documents": "a"},
     {"query": "q", "documents": ["a", "b"], "top_n": 1}, {"query": "q", "documents": ["a"], "top_n": None},
-    {"query": "q"}, {"documents": ["a"]}, {"query": "q", "documents": []}, {"query": "q", "documents": ["a"], "top_n": 0},
+    {"query": "q"}, {"documents": ["a"]}, {"query": "q", "documents": []},
+    {"query": "q", "documents": ["a"], "top_n": 0},
     {"inputs": "x"}, {"query": 5, "documents": ["a"]}, {"query": "q", "documents": ["a"] * 65},
     {"query": "q", "texts": ["a"]},
 ]

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import InitPhase, metrics
 from inference_runtime.service import InferenceService

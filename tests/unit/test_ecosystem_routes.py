@@ -61,7 +61,7 @@ def native(handler: Any, texts: list[str]) -> list[list[float]]:
 
 
 def close(a: list[float], b: list[float], tol: float = 1e-6) -> bool:
-    return len(a) == len(b) and all(abs(x - y) <= tol for x, y in zip(a, b))
+    return len(a) == len(b) and all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
 
 
 # --- POST /v1/embeddings (OpenAI) -----------------------------------------------------------
@@ -73,7 +73,7 @@ def test_openai_embeddings_answer_in_openais_shape(handler: Any, service: Infere
     assert status == 200
     assert (answer["object"], answer["model"], [d["index"] for d in answer["data"]]) == ("list", MODEL, [0, 1])
     assert all(d["object"] == "embedding" and len(d["embedding"]) == 384 for d in answer["data"])
-    assert all(close(d["embedding"], e) for d, e in zip(answer["data"], native(handler, TEXTS)))
+    assert all(close(d["embedding"], e) for d, e in zip(answer["data"], native(handler, TEXTS), strict=True))
     tokens = service.count_tokens(TEXTS)
     assert answer["usage"] == {"prompt_tokens": tokens, "total_tokens": tokens} and tokens > len(TEXTS) * 2
 
@@ -81,7 +81,7 @@ def test_openai_embeddings_answer_in_openais_shape(handler: Any, service: Infere
 def test_openai_base64_is_little_endian_float32(handler: Any) -> None:
     _, floats, _ = send(handler, "/v1/embeddings", {"input": TEXTS, "encoding_format": "float"})
     _, packed, _ = send(handler, "/v1/embeddings", {"input": TEXTS, "encoding_format": "base64"})
-    for as_float, as_base64 in zip(floats["data"], packed["data"]):
+    for as_float, as_base64 in zip(floats["data"], packed["data"], strict=True):
         raw = base64.b64decode(as_base64["embedding"], validate=True)
         decoded = struct.unpack(f"<{len(raw) // 4}f", raw)
         # float32 of the same vector: equal once the float answer is rounded to float32 too
@@ -145,7 +145,7 @@ def test_openai_route_normalises_a_model_that_does_not() -> None:
 def test_tei_embed_answers_a_list_of_vectors(handler: Any, path: str) -> None:
     status, answer, _ = send(handler, path, {"inputs": TEXTS, "normalize": True, "truncate": True})
     assert status == 200 and isinstance(answer, list)
-    assert all(close(a, b) for a, b in zip(answer, native(handler, TEXTS)))
+    assert all(close(a, b) for a, b in zip(answer, native(handler, TEXTS), strict=True))
     # one text: still a list of one vector, as TEI answers
     status, one, _ = send(handler, path, {"inputs": TEXTS[0]})
     assert status == 200 and len(one) == 1 and close(one[0], answer[0])

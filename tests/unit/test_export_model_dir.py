@@ -106,7 +106,8 @@ def test_impossible_tasks_are_refused_with_advice(tmp_path: Path, architecture: 
 
 
 def test_modules_the_export_cannot_reproduce_are_refused(tmp_path: Path) -> None:
-    modules = [*ST_MODULES[:2], {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]
+    dense = {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}
+    modules = [*ST_MODULES[:2], dense]
     directory = model_dir(tmp_path, files={"modules.json": modules, "1_Pooling/config.json": {}})
     with pytest.raises(ExportError, match="sentence_transformers.models.Dense.*served embeddings would differ"):
         inspect_model(directory)

@@ -90,7 +90,7 @@ def test_every_architecture_and_task_exports_with_parity_and_serves_like_torch(
                                            return_tensors="pt")).logits
         expected = torch.softmax(logits, dim=-1).numpy()
         served = service.classify(TEXTS)
-        for row, answer in zip(expected, served):
+        for row, answer in zip(expected, served, strict=True):
             assert [a["label"] for a in answer] == [LABELS[i] for i in np.argsort(-row, kind="stable")]
             assert np.allclose(sorted(row, reverse=True), [a["score"] for a in answer], atol=1e-4)
 
@@ -124,7 +124,7 @@ def test_a_multi_label_classifier_scores_each_label_with_a_sigmoid(root: Path) -
     with torch.inference_mode():
         expected = torch.sigmoid(reference(**tokenizer(TEXTS[:2], padding=True, return_tensors="pt")).logits).numpy()
     served = service.classify(TEXTS[:2], top_k=2)
-    for row, answer in zip(expected, served):
+    for row, answer in zip(expected, served, strict=True):
         assert len(answer) == 2
         assert [a["label"] for a in answer] == [LABELS[i] for i in np.argsort(-row, kind="stable")[:2]]
         assert np.allclose([a["score"] for a in answer], sorted(row, reverse=True)[:2], atol=1e-5)

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from inference_runtime.api.routes import build_handler
+from inference_runtime.artifact import read_manifest
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
-from inference_runtime.artifact import read_manifest
 from tests.helpers import ARTIFACT_DIR, body, event_files, load_event
 
 # Every bad-request event in events/, with the status and code it must get.

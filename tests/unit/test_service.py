@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from inference_runtime.api.routes import build_handler
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
@@ -80,7 +79,8 @@ baseline = len(sys.modules)
 started = time.perf_counter()
 import app
 elapsed = time.perf_counter() - started
-heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"torch", "transformers", "onnxruntime", "numpy", "tokenizers"}})
+heavy_names = {{"torch", "transformers", "onnxruntime", "numpy", "tokenizers"}}
+heavy = sorted({{m.split(".")[0] for m in sys.modules}} & heavy_names)
 print(json.dumps({{"heavy": heavy, "cuda": os.environ.get("CUDA_MODULE_LOADING"), "seconds": elapsed,
                   "modules": len(sys.modules) - baseline}}))
 """

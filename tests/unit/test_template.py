@@ -59,7 +59,8 @@ def test_local_emulator_runs_the_functions_as_the_template_configures_them(templ
         env = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
         assert FUNCTIONS[logical_id].environment["LATENCY_TIER"] == env["LATENCY_TIER"]
     keepwarm = template["Resources"]["KeepWarmFunction"]["Properties"]
-    assert keepwarm["CodeUri"].rstrip("/") == "keepwarm" and keepwarm["Handler"] == FUNCTIONS["KeepWarmFunction"].handler
+    assert keepwarm["CodeUri"].rstrip("/") == "keepwarm"
+    assert keepwarm["Handler"] == FUNCTIONS["KeepWarmFunction"].handler
 
 
 def test_every_variable_the_template_sets_is_one_the_runtime_names(template: dict[str, Any]) -> None:
@@ -150,7 +151,8 @@ def test_functions_may_read_only_the_configured_model_prefix(template: dict[str,
         condition, decrypt, otherwise = kms["Fn::If"]
         assert condition == "HasModelBucketKmsKey" and otherwise == {"Ref": "AWS::NoValue"}
         assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == {"Ref": "ModelBucketKmsKeyArn"}
-        assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.${AWS::URLSuffix}"}}}
+        via_s3 = {"Fn::Sub": "s3.${AWS::Region}.${AWS::URLSuffix}"}
+        assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": via_s3}}
 
 
 def test_the_image_ships_the_model_registry() -> None:

@@ -181,7 +181,8 @@ def test_snapstart_serves_the_standard_tier_from_the_same_image_within_its_limit
     alias = template["Resources"]["StandardFunctionAliaslive"]["Properties"]
     assert "ProvisionedConcurrencyConfig" not in alias
     # ... and traffic reaches it only through the published version's alias
-    assert template["Resources"]["StandardTargetGroup"]["Properties"]["Targets"] == [{"Id": {"Ref": "StandardFunctionAliaslive"}}]
+    targets = template["Resources"]["StandardTargetGroup"]["Properties"]["Targets"]
+    assert targets == [{"Id": {"Ref": "StandardFunctionAliaslive"}}]
     # AND with SnapStart off, the function is an ordinary on-demand one with the full /tmp
     params = parameter_values(source, EphemeralStorageSize="4096")
     template = translate(params)

@@ -38,7 +38,6 @@ from typing import Any
 
 from inference_runtime.artifact import Manifest, describe_files, write_manifest
 from inference_runtime.cache import DiskTier, ModelCache, S3Source
-
 from tools.local.s3server import SeaweedS3
 from tools.publish import publish
 
@@ -107,6 +106,8 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
             manifest = source.read_manifest(published["entry"]["manifest_sha256"])
             entry = manifest.file("weights.bin")
             layout = entry.compressed
+            if layout is None:
+                raise RuntimeError("the published weights have no compressed layout: publish with tools.publish")
             client = source.client()
 
             def get_range(frame: Any) -> bytes:
@@ -118,7 +119,7 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
             with ThreadPoolExecutor(parallelism) as pool:
                 compressed = list(pool.map(get_range, frames))
             raw_frames = [zstandard.ZstdDecompressor().decompress(c, max_output_size=f.raw_size)
-                          for c, f in zip(compressed, frames)]
+                          for c, f in zip(compressed, frames, strict=True)]
 
             def transfer() -> None:
                 with ThreadPoolExecutor(parallelism) as pool:
@@ -140,7 +141,7 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
             def decompress_stage() -> None:
                 with ThreadPoolExecutor(parallelism) as pool:
                     list(pool.map(lambda cf: zstandard.ZstdDecompressor().decompress(
-                        cf[0], max_output_size=cf[1].raw_size), zip(compressed, frames)))
+                        cf[0], max_output_size=cf[1].raw_size), zip(compressed, frames, strict=True)))
 
             def pipeline() -> None:
                 cache = ModelCache(disk=DiskTier(work / "cache", max_bytes=(mib + 64) * 2**20), remote=source)

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import statistics
+
 # Local tools start their own servers and runtimes with fixed argument lists, never a shell.
 import subprocess  # nosec B404
 import sys
@@ -130,7 +131,7 @@ def dependency_bytes(names: set[str], site: Path | None) -> int:
         dists = list(metadata.distributions(name=name, path=paths)) if paths else [metadata.distribution(name)]
         for dist in dists[:1]:
             for file in dist.files or []:
-                located = Path(dist.locate_file(file))
+                located = Path(str(dist.locate_file(file)))
                 if located.is_file():
                     total += located.stat().st_size
     return total

@@ -37,7 +37,7 @@ EMBEDDING_OUTPUT = "sentence_embedding"
 LOGITS_OUTPUT = "logits"
 
 
-def load_tokenizer(spec: "ModelSpec") -> Any:
+def load_tokenizer(spec: ModelSpec) -> Any:
     """The model's own tokenizer, as transformers loads it (a fast, tokenizers-backed one)."""
     from transformers import AutoTokenizer
 
@@ -61,7 +61,7 @@ def load_tokenizer(spec: "ModelSpec") -> Any:
     return tokenizer
 
 
-def load_model(spec: "ModelSpec", *, attn_implementation: str | None = None) -> Any:
+def load_model(spec: ModelSpec, *, attn_implementation: str | None = None) -> Any:
     """The torch model for ``spec.task`` in float32, eval mode; eager attention when exporting."""
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification
@@ -129,7 +129,7 @@ def pool(hidden: Any, mask: Any, modes: tuple[str, ...]) -> Any:
     return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1)
 
 
-def export_onnx(spec: "ModelSpec", model: Any, tokenizer: Any, sample: dict[str, Any], out_path: Path) -> dict[str, Any]:
+def export_onnx(spec: ModelSpec, model: Any, tokenizer: Any, sample: dict[str, Any], out_path: Path) -> dict[str, Any]:
     """Trace ``model`` (+ pooling for embeddings) into ``out_path``; return the graph's manifest fields.
 
     ``sample`` is a tokenized batch (rows of different lengths) to trace with: real
@@ -146,7 +146,7 @@ def export_onnx(spec: "ModelSpec", model: Any, tokenizer: Any, sample: dict[str,
             self.model = model
 
         def forward(self, *inputs: Any) -> Any:
-            feeds = dict(zip(names, inputs))
+            feeds = dict(zip(names, inputs, strict=True))
             if spec.task != "embeddings":
                 return self.model(**feeds).logits
             hidden = self.model(**feeds)[0]

@@ -107,7 +107,7 @@ def _round(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-def check_parity(spec: "ModelSpec", model: Any, tokenizer: Any, artifact_dir: Path, manifest: "Manifest",
+def check_parity(spec: ModelSpec, model: Any, tokenizer: Any, artifact_dir: Path, manifest: Manifest,
                  max_length: int) -> ParityReport:
     """Measure parity; raise ParityError (with the figures) if it does not hold."""
     import numpy as np
@@ -134,13 +134,13 @@ def check_parity(spec: "ModelSpec", model: Any, tokenizer: Any, artifact_dir: Pa
     return report
 
 
-def _inputs(spec: "ModelSpec") -> tuple[list[str], list[str] | None]:
+def _inputs(spec: ModelSpec) -> tuple[list[str], list[str] | None]:
     if spec.task == "reranking":
         return [PARITY_QUERY] * len(PARITY_DOCUMENTS), list(PARITY_DOCUMENTS)
     return list(PARITY_TEXTS), None
 
 
-def _run_artifact(artifact_dir: Path, manifest: "Manifest", texts: list[str], pairs: list[str] | None) -> Any:
+def _run_artifact(artifact_dir: Path, manifest: Manifest, texts: list[str], pairs: list[str] | None) -> Any:
     from inference_runtime.artifact import FileEntry, verify_file
     from inference_runtime.backends.onnx import OnnxBackend
     from inference_runtime.lifecycle import PhaseTrace
@@ -154,7 +154,7 @@ def _run_artifact(artifact_dir: Path, manifest: "Manifest", texts: list[str], pa
     return backend.run(texts, pairs)
 
 
-def _run_reference(spec: "ModelSpec", model: Any, tokenizer: Any, texts: list[str], pairs: list[str] | None,
+def _run_reference(spec: ModelSpec, model: Any, tokenizer: Any, texts: list[str], pairs: list[str] | None,
                    max_length: int) -> Any:
     import numpy as np
     import torch

@@ -32,7 +32,7 @@ class LocalDeployment:
                                              "PremiumFunction": self.pools["premium"]})
         self.front_door = FrontDoor(self.pools, port=front_door_port, premium_access=premium_access)
 
-    def start(self) -> "LocalDeployment":
+    def start(self) -> LocalDeployment:
         self.lambda_service.start()
         self.front_door.start()
         if self.prewarm_premium:
@@ -43,7 +43,7 @@ class LocalDeployment:
         self.front_door.stop()
         self.lambda_service.stop()
 
-    def __enter__(self) -> "LocalDeployment":
+    def __enter__(self) -> LocalDeployment:
         try:
             return self.start()
         except BaseException:

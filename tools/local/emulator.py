@@ -18,6 +18,7 @@ import os
 import platform
 import shutil
 import socket
+
 # Local tools start their own servers and runtimes with fixed argument lists, never a shell.
 import subprocess  # nosec B404
 import sys
@@ -151,7 +152,7 @@ class EmulatedFunction:
         env.update(self._extra_env)
         return env
 
-    def start(self) -> "EmulatedFunction":
+    def start(self) -> EmulatedFunction:
         command = [
             str(rie_binary()),
             "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
@@ -223,7 +224,7 @@ class EmulatedFunction:
         stop_process_group(self._process, grace_s=5)
         self._process = None
 
-    def __enter__(self) -> "EmulatedFunction":
+    def __enter__(self) -> EmulatedFunction:
         return self.start() if self._process is None else self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -549,7 +549,8 @@ def lambda_python() -> str:
     candidates = [os.environ.get("LAMBDA_PYTHON"), shutil.which("python3.12"),
                   *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")), reverse=True),
                   str(REPO_ROOT / ".venv-runtime" / "bin" / "python")]
-    probe = "import sys; print(sys.version_info[:2] == (3, 12)); print(getattr(sys, '_base_executable', sys.executable))"
+    probe = ("import sys; print(sys.version_info[:2] == (3, 12)); "
+             "print(getattr(sys, '_base_executable', sys.executable))")
     for candidate in candidates:
         if not candidate:
             continue
@@ -591,8 +592,9 @@ def _carry_out(plan: _Plan, root: Path, python: str) -> None:
             _run(mapped, env, cwd=cwd, what=f"{step.where}: {shlex.join(command)}")
     outside = [p for p in root.rglob("*") if p.is_file() and not p.is_relative_to(_host_path(root, TASK_ROOT))]
     if outside:
-        raise ImageTreeError(f"the runtime stage leaves {', '.join('/' + p.relative_to(root).as_posix() for p in outside[:5])} "
-                             f"outside {TASK_ROOT}: the function would not see it here")
+        shown = ", ".join("/" + p.relative_to(root).as_posix() for p in outside[:5])
+        raise ImageTreeError(f"the runtime stage leaves {shown} outside {TASK_ROOT}: "
+                             "the function would not see it here")
 
 
 def _remove(arguments: list[str], where: str) -> None:

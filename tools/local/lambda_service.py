@@ -142,7 +142,7 @@ class LambdaService(LoopbackServer):
         for pool in self.pools.values():
             pool.stop()
 
-    def __enter__(self) -> "LambdaService":
+    def __enter__(self) -> LambdaService:
         self.start()
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+
 # Local tools start their own servers and runtimes with fixed argument lists, never a shell.
 import subprocess  # nosec B404
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+
 # Local tools start their own servers and runtimes with fixed argument lists, never a shell.
 import subprocess  # nosec B404
 import sys
@@ -59,7 +60,7 @@ class SeaweedS3:
                             aws_access_key_id="local", aws_secret_access_key="local",  # nosec B106
                             config=Config(s3={"addressing_style": "path"}, **config))
 
-    def start(self) -> "SeaweedS3":
+    def start(self) -> SeaweedS3:
         command = [str(weed_binary()), "server", f"-dir={self._dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                    "-filer", "-s3", f"-s3.port={self.port}", "-volume.max=8"]
         command += [f"-{name}={port}" for name, port in self._ports.items()]
@@ -102,7 +103,7 @@ class SeaweedS3:
         self._process = None
         shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> "SeaweedS3":
+    def __enter__(self) -> SeaweedS3:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -161,7 +161,7 @@ class RuntimeConfig:
     metrics_namespace: str = "FastInference"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **explicit: object) -> "RuntimeConfig":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **explicit: object) -> RuntimeConfig:
         env = os.environ if environ is None else environ
 
         def num(name: str, key: str, default: int, lo: int, hi: int) -> int:
@@ -219,7 +219,7 @@ class KeepWarmConfig:
     endpoint_url: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "KeepWarmConfig":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> KeepWarmConfig:
         env = os.environ if environ is None else environ
         targets = []
         for tier, arn_var, count_var in (

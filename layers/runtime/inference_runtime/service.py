@@ -36,15 +36,15 @@ from .tasks import task_for
 
 if TYPE_CHECKING:
     from .backends.base import InferenceBackend
-    from .tasks import Task
     from .lifecycle.metrics import ColdStartMetrics
+    from .tasks import Task
 
 
 class InferenceService:
     """Loads the model once per execution environment and serves it."""
 
     def __init__(self, config: RuntimeConfig, trace: PhaseTrace | None = None,
-                 metrics: "ColdStartMetrics | None" = None) -> None:
+                 metrics: ColdStartMetrics | None = None) -> None:
         self.config = config
         self.trace = trace or PhaseTrace()
         self.metrics = metrics
@@ -61,7 +61,7 @@ class InferenceService:
         self._cache: ModelCache | None = None
 
     @classmethod
-    def from_env(cls, trace: PhaseTrace | None = None) -> "InferenceService":
+    def from_env(cls, trace: PhaseTrace | None = None) -> InferenceService:
         from .lifecycle.metrics import ColdStartMetrics
 
         config = RuntimeConfig.from_env()
@@ -111,7 +111,7 @@ class InferenceService:
         finally:
             self._backend_imported.set()
 
-    def load(self) -> "InferenceBackend":
+    def load(self) -> InferenceBackend:
         """Return the loaded backend, loading (verified, then warmed) it on first use."""
         if self._backend is not None:
             return self._backend
@@ -135,7 +135,7 @@ class InferenceService:
                 raise ModelUnavailableError(self._unavailable_message()) from exc
             return self._backend
 
-    def _load_task(self) -> "Task":
+    def _load_task(self) -> Task:
         with self.trace.phase(InitPhase.READ_MANIFEST) as attrs:
             manifest, cache = self._open_model()
             attrs.update(model=manifest.name, version=manifest.version, format=manifest.format,
@@ -238,7 +238,7 @@ class InferenceService:
         """Tokens the model reads for ``texts``, after truncation (for OpenAI's ``usage``)."""
         return self._loaded_task().count_tokens(texts)
 
-    def _loaded_task(self) -> "Task":
+    def _loaded_task(self) -> Task:
         self.load()
         # load() sets the task with the backend, or raises.
         assert self._task is not None  # nosec B101

@@ -21,7 +21,7 @@ _TEXT_ONLY_ADVICE = ("this service tokenizes itself and takes text only: send th
                      "OpenAIEmbeddings sends token ids unless check_embedding_ctx_length=False)")
 
 
-def parse_json_object(raw: bytes, config: "RuntimeConfig", *, example: str) -> dict[str, Any]:
+def parse_json_object(raw: bytes, config: RuntimeConfig, *, example: str) -> dict[str, Any]:
     """The body as a JSON object, or a 413/400 that says what to send (``example``)."""
     if len(raw) > config.max_body_bytes:
         raise PayloadTooLargeError(
@@ -57,7 +57,7 @@ def check_fields(payload: dict[str, Any], allowed: Iterable[str]) -> None:
                                  code="unknown_field", param=unknown[0] if len(unknown[0]) <= 40 else None)
 
 
-def texts_field(payload: dict[str, Any], name: str, config: "RuntimeConfig") -> list[str]:
+def texts_field(payload: dict[str, Any], name: str, config: RuntimeConfig) -> list[str]:
     """A required "text or list of texts" field (OpenAI's ``input``, TEI's ``inputs``) as a list."""
     if name not in payload:
         raise UnprocessableError(f'missing field "{name}": a string or a list of strings',
@@ -72,7 +72,7 @@ def texts_field(payload: dict[str, Any], name: str, config: "RuntimeConfig") -> 
     return check_texts(value, name, config)
 
 
-def text_list_field(payload: dict[str, Any], name: str, config: "RuntimeConfig") -> list[str]:
+def text_list_field(payload: dict[str, Any], name: str, config: RuntimeConfig) -> list[str]:
     """A required list of texts (TEI's rerank ``texts``)."""
     if name not in payload:
         raise UnprocessableError(f'missing field "{name}": a list of strings', code="missing_inputs", param=name)
@@ -84,7 +84,7 @@ def text_list_field(payload: dict[str, Any], name: str, config: "RuntimeConfig")
     return check_texts(value, name, config)
 
 
-def text_field(payload: dict[str, Any], name: str, config: "RuntimeConfig") -> str:
+def text_field(payload: dict[str, Any], name: str, config: RuntimeConfig) -> str:
     """A required single text (TEI's rerank ``query``)."""
     if name not in payload:
         raise UnprocessableError(f'missing field "{name}": a string', code="missing_inputs", param=name)
@@ -96,7 +96,7 @@ def text_field(payload: dict[str, Any], name: str, config: "RuntimeConfig") -> s
     return value
 
 
-def check_texts(texts: list[str], name: str, config: "RuntimeConfig") -> list[str]:
+def check_texts(texts: list[str], name: str, config: RuntimeConfig) -> list[str]:
     """``texts`` if within the limits and valid Unicode, else a 422/413 naming the input."""
     if not texts:
         raise UnprocessableError(f'"{name}" is empty; send at least one string', code="empty_inputs", param=name)
@@ -109,7 +109,7 @@ def check_texts(texts: list[str], name: str, config: "RuntimeConfig") -> list[st
     return texts
 
 
-def check_text(text: str, label: str, config: "RuntimeConfig") -> None:
+def check_text(text: str, label: str, config: RuntimeConfig) -> None:
     if len(text) > config.max_input_chars:
         raise PayloadTooLargeError(
             f"{label} has {len(text)} characters; the limit is {config.max_input_chars} (MAX_INPUT_CHARS). "

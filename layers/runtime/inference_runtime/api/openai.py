@@ -29,7 +29,7 @@ FIELDS = ("input", "model", "encoding_format", "dimensions", "user")
 EXAMPLE = '{"input": ["some text"]}'
 
 
-def create_embeddings(raw: bytes, service: "InferenceService", config: "RuntimeConfig") -> dict[str, Any]:
+def create_embeddings(raw: bytes, service: InferenceService, config: RuntimeConfig) -> dict[str, Any]:
     """The answer to ``POST /v1/embeddings`` with body ``raw``, or an ApiError."""
     model = served_model(service)
     model.require((EMBEDDINGS,), "POST /v1/embeddings")

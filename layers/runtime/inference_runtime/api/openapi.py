@@ -32,7 +32,7 @@ _ERRORS = {
 _cache: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
-def openapi_document(config: "RuntimeConfig", model: ModelFacts | None = None) -> dict[str, Any]:
+def openapi_document(config: RuntimeConfig, model: ModelFacts | None = None) -> dict[str, Any]:
     """The document for ``config``'s limits and, if given, the served ``model`` (cached; do not mutate)."""
     limits = Limits(max_inputs=config.max_inputs, max_input_chars=config.max_input_chars,
                     max_warm_hold_ms=config.max_warm_hold_ms)

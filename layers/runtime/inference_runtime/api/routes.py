@@ -65,7 +65,7 @@ def alb_error_result(error: ApiError) -> dict[str, Any]:
     }
 
 
-def build_app(service: "InferenceService") -> ALBResolver:
+def build_app(service: InferenceService) -> ALBResolver:
     """Wire the routes to ``service``; the resolver is built once per environment."""
     app = ALBResolver()
     config = service.config
@@ -205,7 +205,7 @@ def _raw_body(event: dict[str, Any]) -> bytes:
     return request_body(event.get("body"), is_base64=event.get("isBase64Encoded"))
 
 
-def build_handler(service: "InferenceService") -> Handler:
+def build_handler(service: InferenceService) -> Handler:
     """The Lambda handler: flips the cold-start flag, routes, and never raises."""
     app = build_app(service)
 

@@ -39,7 +39,7 @@ class ServedModel(NamedTuple):
                 f"{self.task}. Its routes: {serving}")
 
 
-def served_model(service: "InferenceService") -> ServedModel:
+def served_model(service: InferenceService) -> ServedModel:
     """The loaded model as the routes see it (loads it first, or raises ModelUnavailableError).
 
     The task and the token count are the service's; the size and whether the graph

@@ -54,21 +54,21 @@ RERANK_EXAMPLE = '{"query": "a question", "texts": ["a passage", "another passag
 PREDICT_EXAMPLE = '{"inputs": "some text"}'
 
 
-def embed(raw: bytes, service: "InferenceService", config: "RuntimeConfig") -> list[list[float]]:
+def embed(raw: bytes, service: InferenceService, config: RuntimeConfig) -> list[list[float]]:
     """``POST /embed``."""
     model = served_model(service)
     model.require((EMBEDDINGS,), "POST /embed")
     return _embed(parse_json_object(raw, config, example=EMBED_EXAMPLE), model, service, config)
 
 
-def rerank(raw: bytes, service: "InferenceService", config: "RuntimeConfig") -> list[dict[str, Any]]:
+def rerank(raw: bytes, service: InferenceService, config: RuntimeConfig) -> list[dict[str, Any]]:
     """``POST /rerank``."""
     model = served_model(service)
     model.require((RERANKING,), "POST /rerank")
     return _rerank(parse_json_object(raw, config, example=RERANK_EXAMPLE), service, config)
 
 
-def root(raw: bytes, service: "InferenceService", config: "RuntimeConfig") -> Any:
+def root(raw: bytes, service: InferenceService, config: RuntimeConfig) -> Any:
     """``POST /``: /embed, /rerank or TEI's /predict, by the model's task."""
     model = served_model(service)
     if model.task == RERANKING:
@@ -79,8 +79,8 @@ def root(raw: bytes, service: "InferenceService", config: "RuntimeConfig") -> An
     return _embed(parse_json_object(raw, config, example=EMBED_EXAMPLE), model, service, config)
 
 
-def _embed(payload: dict[str, Any], model: ServedModel, service: "InferenceService",
-           config: "RuntimeConfig") -> list[list[float]]:
+def _embed(payload: dict[str, Any], model: ServedModel, service: InferenceService,
+           config: RuntimeConfig) -> list[list[float]]:
     check_fields(payload, EMBED_FIELDS)
     texts = texts_field(payload, "inputs", config)
     _truncation(payload)
@@ -100,14 +100,14 @@ def _embed(payload: dict[str, Any], model: ServedModel, service: "InferenceServi
     return l2_normalized(vectors) if normalize and not model.normalized else vectors
 
 
-def _rerank(payload: dict[str, Any], service: "InferenceService", config: "RuntimeConfig") -> list[dict[str, Any]]:
+def _rerank(payload: dict[str, Any], service: InferenceService, config: RuntimeConfig) -> list[dict[str, Any]]:
     check_fields(payload, RERANK_FIELDS)
     query = text_field(payload, "query", config)
     texts = text_list_field(payload, "texts", config)
     _truncation(payload)
     _no_raw_scores(payload)
     return_text = bool_field(payload, "return_text", False)
-    scores = [float(score) for score in service.rerank(query, texts)]  # type: ignore[attr-defined]
+    scores = [float(score) for score in service.rerank(query, texts)]
     ranks = []
     for index in sorted(range(len(texts)), key=lambda i: -scores[i]):
         rank: dict[str, Any] = {"index": index, "score": scores[index]}
@@ -117,7 +117,11 @@ def _rerank(payload: dict[str, Any], service: "InferenceService", config: "Runti
     return ranks
 
 
-def _predict(payload: dict[str, Any], service: "InferenceService", config: "RuntimeConfig") -> Any:
+def _by_score(prediction: dict[str, Any]) -> float:
+    return float(prediction["score"])
+
+
+def _predict(payload: dict[str, Any], service: InferenceService, config: RuntimeConfig) -> Any:
     check_fields(payload, PREDICT_FIELDS)
     texts, batch = _predict_inputs(payload.get("inputs", _MISSING))
     check_texts(texts, "inputs", config)
@@ -125,8 +129,8 @@ def _predict(payload: dict[str, Any], service: "InferenceService", config: "Runt
     _no_raw_scores(payload)
     top_k = _classification_parameters(payload.get("parameters"))
     predictions = [sorted(({"label": str(p["label"]), "score": float(p["score"])} for p in per_text),
-                          key=lambda p: -p["score"])
-                   for per_text in service.classify(texts, top_k=top_k)]  # type: ignore[attr-defined]
+                          key=_by_score, reverse=True)
+                   for per_text in service.classify(texts, top_k=top_k)]
     # A body with "parameters" is huggingface_hub's (HF Inference API shape; its
     # text_classification always sends one): answer in that API's shape too, a list per
     # text, which is what the client parses into a list of labels. TEI's own: one text,

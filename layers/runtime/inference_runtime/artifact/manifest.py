@@ -59,7 +59,7 @@ class CompressedLayout:
                 "frames": [[f.offset, f.size, f.sha256, f.raw_offset, f.raw_size] for f in self.frames]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str) -> "CompressedLayout":
+    def from_dict(cls, data: dict[str, Any], path: str) -> CompressedLayout:
         frames = tuple(Frame(*row) for row in data["frames"])
         _check_sha256(data["sha256"], f"{path} (compressed)")
         for frame in frames:
@@ -143,7 +143,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Manifest":
+    def from_dict(cls, data: Any) -> Manifest:
         if not isinstance(data, dict):
             raise ManifestError("a manifest must be a JSON object")
         if data.get("schema") != SCHEMA_VERSION:

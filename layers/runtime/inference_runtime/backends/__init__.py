@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from .base import EmbeddingBackend
 
 
-def backend_for(format_name: str) -> type["EmbeddingBackend"]:
+def backend_for(format_name: str) -> type[EmbeddingBackend]:
     """The backend class that runs artifacts of ``format_name``."""
     if format_name == "onnx":
         from .onnx import OnnxEmbeddingBackend

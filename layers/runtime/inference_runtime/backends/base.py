@@ -29,13 +29,13 @@ class InferenceBackend(ABC):
     #: short backend name for traces and responses
     name: str = "abstract"
 
-    def __init__(self, manifest: "Manifest") -> None:
+    def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
 
     @classmethod
     @abstractmethod
-    def load(cls, manifest: "Manifest", *, files: "FileReader", trace: "PhaseTrace",
-             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "InferenceBackend":
+    def load(cls, manifest: Manifest, *, files: FileReader, trace: PhaseTrace,
+             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> InferenceBackend:
         """Load the artifact's files (``files`` returns verified local paths), recording phases in ``trace``.
 
         ``on_imported`` is called once the backend's libraries are imported: from then

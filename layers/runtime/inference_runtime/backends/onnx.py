@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .base import FileReader
 
 
-def _fetch_all(files: "FileReader", entries: list[FileEntry], trace: "PhaseTrace") -> dict[str, Path]:
+def _fetch_all(files: FileReader, entries: list[FileEntry], trace: PhaseTrace) -> dict[str, Path]:
     """Every file through the cache, with what each tier did in the trace."""
     with trace.phase(InitPhase.FETCH_ARTIFACT) as attrs:
         paths, per_file = {}, []
@@ -75,7 +75,7 @@ LEGACY_PAD_TOKEN = "[PAD]"  # nosec B105
 class OnnxBackend(InferenceBackend):
     name = "onnxruntime-cpu"
 
-    def __init__(self, manifest: "Manifest", session: Any, tokenizer: Any, np: Any) -> None:
+    def __init__(self, manifest: Manifest, session: Any, tokenizer: Any, np: Any) -> None:
         super().__init__(manifest)
         self._session = session
         self._tokenizer = tokenizer
@@ -93,8 +93,8 @@ class OnnxBackend(InferenceBackend):
                                f"has {', '.join(outputs)}")
 
     @classmethod
-    def load(cls, manifest: "Manifest", *, files: "FileReader", trace: "PhaseTrace",
-             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> "OnnxBackend":
+    def load(cls, manifest: Manifest, *, files: FileReader, trace: PhaseTrace,
+             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> OnnxBackend:
         if manifest.format != "onnx":
             raise ManifestError(f"{manifest.name} is in format {manifest.format!r}; this backend runs 'onnx'")
         model_entry = manifest.file(manifest.model.get("entrypoint", "model.onnx"))
@@ -161,14 +161,14 @@ class OnnxBackend(InferenceBackend):
             return self._tokenizer.encode_batch(list(texts))
         if len(pairs) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs; give one pair per text")
-        return self._tokenizer.encode_batch(list(zip(texts, pairs)))
+        return self._tokenizer.encode_batch(list(zip(texts, pairs, strict=True)))
 
 
 #: The name this backend had when every model was an embedding model.
 OnnxEmbeddingBackend = OnnxBackend
 
 
-def _configure_tokenizer(tokenizer: Any, manifest: "Manifest") -> None:
+def _configure_tokenizer(tokenizer: Any, manifest: Manifest) -> None:
     """Truncate at the model's length and pad to the longest input, with the model's padding token.
 
     tokenizer.json files often ship fixed padding (all-MiniLM-L6-v2's pads to 128) or

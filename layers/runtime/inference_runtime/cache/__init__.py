@@ -45,7 +45,7 @@ class ModelCache:
         # Fetched files are stored by content hash; the view gives them their names.
         self.view_dir = bundled_dir if bundled_dir is not None else disk.root / "views" / view  # type: ignore[union-attr]
 
-    def get(self, entry: "FileEntry", stats: dict[str, Any] | None = None, on_frame: Any = None) -> Path:
+    def get(self, entry: FileEntry, stats: dict[str, Any] | None = None, on_frame: Any = None) -> Path:
         """A local path, named as in the manifest, whose bytes match the entry's sha256."""
         stats = {} if stats is None else stats
         started = time.perf_counter()
@@ -70,7 +70,7 @@ class ModelCache:
         stats.setdefault("wall_ms", (time.perf_counter() - started) * 1000)
         return path
 
-    def _link_into_view(self, entry: "FileEntry", stored: Path) -> Path:
+    def _link_into_view(self, entry: FileEntry, stored: Path) -> Path:
         """Give a content-addressed file its manifest name, atomically (a hard link, no copy)."""
         target = self.view_dir / entry.path
         target.parent.mkdir(parents=True, exist_ok=True)

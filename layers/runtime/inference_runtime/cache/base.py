@@ -16,5 +16,5 @@ class Tier(ABC):
     name = "abstract"
 
     @abstractmethod
-    def _get(self, entry: "FileEntry") -> Path | None:
+    def _get(self, entry: FileEntry) -> Path | None:
         """A verified local copy of the file, or None (absent, or a bad copy now removed)."""

@@ -2,10 +2,11 @@
 
 Files are stored by content hash (``<root>/<sha256>``), so the same file shared by
 two model versions is kept once; ``<root>/views/<model>/`` gives them their manifest
-names as hard links (evicting a file removes its links too, or its space would stay used). A file appears under its final name only complete
-and verified: fetches write ``<sha256>.partial`` (plus a ``.frames`` progress list for
-resuming) and rename. A cached file is hashed again before reuse; a bad one is
-deleted and reported as a miss, so the caller refetches it.
+names as hard links (evicting a file removes its links too, or its space would stay used).
+A file appears under its final name only complete and verified: fetches write
+``<sha256>.partial`` (plus a ``.frames`` progress list for resuming) and rename. A cached
+file is hashed again before reuse; a bad one is deleted and reported as a miss, so the
+caller refetches it.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ class DiskTier(Tier):
         self.max_bytes = max_bytes
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def path_for(self, entry: "FileEntry") -> Path:
+    def path_for(self, entry: FileEntry) -> Path:
         return self.root / entry.sha256
 
-    def partial_path(self, entry: "FileEntry") -> Path:
+    def partial_path(self, entry: FileEntry) -> Path:
         return self.root / f"{entry.sha256}{PARTIAL_SUFFIX}"
 
-    def _get(self, entry: "FileEntry") -> Path | None:
+    def _get(self, entry: FileEntry) -> Path | None:
         path = self.path_for(entry)
         if not path.is_file():
             return None
@@ -52,12 +53,12 @@ class DiskTier(Tier):
         os.utime(path)  # most recently used
         return path
 
-    def _put(self, entry: "FileEntry", data: bytes) -> None:
+    def _put(self, entry: FileEntry, data: bytes) -> None:
         """Store bytes already verified by the caller (tests, small files)."""
         self.reserve(entry.size, keep=entry.sha256)
         atomic_write_bytes(self.path_for(entry), data)
 
-    def commit_partial(self, entry: "FileEntry") -> Path:
+    def commit_partial(self, entry: FileEntry) -> Path:
         """Give a fetched, verified ``.partial`` file its final name."""
         final = self.path_for(entry)
         os.replace(self.partial_path(entry), final)

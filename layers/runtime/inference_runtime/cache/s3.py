@@ -92,7 +92,7 @@ class S3Source:
         return parse_manifest(raw, f"s3://{self.bucket}/{self.prefix}{MANIFEST_KEY}")
 
     # --- files -------------------------------------------------------------------------
-    def fetch(self, entry: "FileEntry", disk: "DiskTier", stats: dict[str, Any],
+    def fetch(self, entry: FileEntry, disk: DiskTier, stats: dict[str, Any],
               on_frame: Any = None) -> Path:
         """Fetch, verify and decompress one file into the disk tier; return its verified path."""
         layout = entry.compressed
@@ -141,7 +141,7 @@ class S3Source:
         return sorted({int(line) for line in progress_path.read_text().split("\n") if line.strip().isdigit()})
 
     @staticmethod
-    def _hash_in_order(hasher: Any, fd: int, frames: tuple["Frame", ...], complete: set[int],
+    def _hash_in_order(hasher: Any, fd: int, frames: tuple[Frame, ...], complete: set[int],
                        next_index: int, stats: dict[str, Any]) -> int:
         """Feed the original-bytes hash with every frame that is complete and next in order.
 
@@ -156,7 +156,7 @@ class S3Source:
         stats["verify_ms"] += (time.perf_counter() - started) * 1000
         return next_index
 
-    def _transfer(self, entry: "FileEntry", frames: tuple["Frame", ...], todo: list[int], complete: set[int],
+    def _transfer(self, entry: FileEntry, frames: tuple[Frame, ...], todo: list[int], complete: set[int],
                   fd: int, hasher: Any, progress_path: Path, stats: dict[str, Any],
                   on_frame: Any) -> int:
         """Two pools: connections only transfer, CPU threads verify, decompress and place.
@@ -210,7 +210,7 @@ class S3Source:
                             on_frame(index)
         return next_to_hash
 
-    def _download_frame(self, entry: "FileEntry", frame: "Frame",
+    def _download_frame(self, entry: FileEntry, frame: Frame,
                         delay_s: float) -> tuple[bool, dict[str, float], bytes]:
         # Only published (compressed) entries reach the S3 tier.
         assert entry.compressed is not None  # nosec B101
@@ -221,7 +221,7 @@ class S3Source:
         return True, {"io_wait_ms": (time.perf_counter() - started) * 1000}, body
 
     @staticmethod
-    def _place_frame(entry: "FileEntry", index: int, frame: "Frame", body: bytes,
+    def _place_frame(entry: FileEntry, index: int, frame: Frame, body: bytes,
                      fd: int) -> tuple[bool, dict[str, float], bytes]:
         """Verify one frame; if good, decompress it into its place in the partial file."""
         import zstandard

@@ -4,4 +4,7 @@ from .environment import consume_cold_start, init_type, instance_id, new_instanc
 from .phases import InitPhase, RestorePhase
 from .trace import Phase, PhaseTrace
 
-__all__ = ["InitPhase", "Phase", "PhaseTrace", "RestorePhase", "consume_cold_start", "init_type", "instance_id", "new_instance"]
+__all__ = [
+    "InitPhase", "Phase", "PhaseTrace", "RestorePhase",
+    "consume_cold_start", "init_type", "instance_id", "new_instance",
+]

@@ -55,7 +55,7 @@ class ColdStartMetrics:
         self._metrics.add_dimension("tier", self.tier)
         self._metrics.add_dimension("init_type", init_type())
 
-    def emit_init(self, trace: "PhaseTrace", *, ready: bool) -> None:
+    def emit_init(self, trace: PhaseTrace, *, ready: bool) -> None:
         from aws_lambda_powertools.metrics import MetricUnit
 
         self._dimensions()

@@ -32,14 +32,14 @@ if TYPE_CHECKING:
     from ..service import InferenceService
 
 
-def before_snapshot(service: "InferenceService") -> None:
+def before_snapshot(service: InferenceService) -> None:
     """Make sure the snapshot holds a loaded, warmed model."""
     service.wait_ready()
     service.load()  # raises if the model cannot be loaded: better a failed publish than a broken snapshot
     logger.info("snapshot ready", extra={"event": "before_snapshot", "instance": instance_id()})
 
 
-def after_restore(service: "InferenceService") -> None:
+def after_restore(service: InferenceService) -> None:
     """Give this restored copy its own identity, randomness and clients."""
     started = service.trace.now_ms()
     previous = instance_id()
@@ -59,7 +59,7 @@ def after_restore(service: "InferenceService") -> None:
                                                  "previous_instance": previous, "init_type": init_type()})
 
 
-def register_hooks(service: "InferenceService") -> bool:
+def register_hooks(service: InferenceService) -> bool:
     """Register both hooks with the Lambda runtime; False when SnapStart hooks are unavailable."""
     try:
         from snapshot_restore_py import register_after_restore, register_before_snapshot

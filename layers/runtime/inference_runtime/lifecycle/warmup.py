@@ -35,7 +35,7 @@ def synthetic_batch(batch_size: int, sequence_length: int) -> list[str]:
     return [" ".join([_FILLER_WORD] * max(sequence_length - 2, 0))] * batch_size
 
 
-def run_warmup(backend: "InferenceBackend", trace: "PhaseTrace", *, batch_sizes: tuple[int, ...],
+def run_warmup(backend: InferenceBackend, trace: PhaseTrace, *, batch_sizes: tuple[int, ...],
                sequence_lengths: tuple[int, ...], iterations: int) -> list[dict[str, Any]]:
     """Run every shape ``iterations`` times; record first and stable milliseconds per shape."""
     results: list[dict[str, Any]] = []

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..backends.base import InferenceBackend
 
 
-def task_for(manifest: "Manifest", backend: "InferenceBackend") -> Task:
+def task_for(manifest: Manifest, backend: InferenceBackend) -> Task:
     """The task ``manifest`` names, wrapped around ``backend``; ManifestError if its fields are wrong."""
     name = manifest.task
     if name == "classification":

@@ -22,7 +22,7 @@ class Task:
 
     name: str = "abstract"
 
-    def __init__(self, manifest: "Manifest", backend: "InferenceBackend") -> None:
+    def __init__(self, manifest: Manifest, backend: InferenceBackend) -> None:
         self.manifest = manifest
         self.backend = backend
 

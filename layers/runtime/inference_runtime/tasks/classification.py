@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class ClassificationTask(Task):
     name = "classification"
 
-    def __init__(self, manifest: "Manifest", backend: "InferenceBackend") -> None:
+    def __init__(self, manifest: Manifest, backend: InferenceBackend) -> None:
         super().__init__(manifest, backend)
         self.labels = labels_of(manifest)
         self.multi_label = bool(manifest.model.get("multi_label", False))
@@ -49,7 +49,7 @@ class ClassificationTask(Task):
         return results
 
 
-def labels_of(manifest: "Manifest") -> list[str]:
+def labels_of(manifest: Manifest) -> list[str]:
     """The manifest's ``labels`` ({"0": "negative", ...}, the model's id2label) as a list by index."""
     raw = manifest.model.get("labels")
     if not isinstance(raw, dict) or not raw:

@@ -22,7 +22,7 @@ ACTIVATIONS = ("sigmoid", "identity")
 class RerankingTask(Task):
     name = "reranking"
 
-    def __init__(self, manifest: "Manifest", backend: "InferenceBackend") -> None:
+    def __init__(self, manifest: Manifest, backend: InferenceBackend) -> None:
         super().__init__(manifest, backend)
         self.activation = manifest.model.get("score_activation", "sigmoid")
         if self.activation not in ACTIVATIONS:
