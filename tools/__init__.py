@@ -1,13 +1,6 @@
 """Build-time and local-only tools: artifact build, local Lambda runtime, front door, demo.
 
-None of this is shipped in the image. The runtime package lives in layers/runtime;
-run the tools from the repository root (``python -m tools.<name>``) and this makes it
-importable without installing anything.
+None of this is shipped in the image. Both this package and the runtime package it
+uses (layers/runtime/inference_runtime) are installed into the development venv by
+`make setup` (`pip install -e .`, see pyproject.toml): no path is edited here.
 """
-
-import sys
-from pathlib import Path
-
-_RUNTIME = str(Path(__file__).resolve().parents[1] / "layers" / "runtime")
-if _RUNTIME not in sys.path:
-    sys.path.insert(0, _RUNTIME)
