@@ -25,13 +25,13 @@ def test_disk_tier_evicts_the_least_recently_used(tmp_path: Path) -> None:
     disk = DiskTier(tmp_path, max_bytes=3000)
     a, b, c = (bytes([n]) * 1000 for n in (1, 2, 3))
     for data in (a, b):
-        disk._put(entry_for(data), data)
+        disk.put(entry_for(data), data)
         time.sleep(0.01)
-    assert disk._get(entry_for(a)).read_bytes() == a  # a is now the most recently used
+    assert disk.get(entry_for(a)).read_bytes() == a  # a is now the most recently used
     time.sleep(0.01)
-    disk._put(entry_for(c), c)
-    disk._put(entry_for(b"d" * 1500), b"d" * 1500)  # needs room: b goes first, being least recently used
-    assert disk._get(entry_for(b)) is None
+    disk.put(entry_for(c), c)
+    disk.put(entry_for(b"d" * 1500), b"d" * 1500)  # needs room: b goes first, being least recently used
+    assert disk.get(entry_for(b)) is None
     assert disk.used_bytes() <= 3000
 
 
@@ -39,15 +39,15 @@ def test_disk_tier_never_returns_a_bad_copy(tmp_path: Path) -> None:
     disk = DiskTier(tmp_path, max_bytes=10_000)
     data = os.urandom(2000)
     entry = entry_for(data)
-    disk._put(entry, data)
+    disk.put(entry, data)
     disk.path_for(entry).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    assert disk._get(entry) is None and not disk.path_for(entry).exists()
+    assert disk.get(entry) is None and not disk.path_for(entry).exists()
 
 
 def test_a_file_larger_than_the_cache_is_a_clear_error(tmp_path: Path) -> None:
     disk = DiskTier(tmp_path, max_bytes=1000)
     with pytest.raises(CacheCapacityError, match="raise the function's ephemeral storage"):
-        disk._put(entry_for(b"x" * 2000), b"x" * 2000)
+        disk.put(entry_for(b"x" * 2000), b"x" * 2000)
 
 
 def test_bundled_files_are_verified_in_place_and_remembered(tmp_path: Path) -> None:
@@ -88,11 +88,11 @@ def test_unknown_model_names_list_the_known_ones(tmp_path: Path) -> None:
 def test_eviction_also_removes_the_named_views(tmp_path: Path) -> None:
     disk = DiskTier(tmp_path, max_bytes=2500)
     old = b"o" * 1000
-    disk._put(entry_for(old), old)
+    disk.put(entry_for(old), old)
     view = tmp_path / "views" / "m-1" / "model.onnx.data"
     view.parent.mkdir(parents=True)
     os.link(disk.path_for(entry_for(old)), view)
     time.sleep(0.01)
     new = b"n" * 2000
-    disk._put(entry_for(new), new)
+    disk.put(entry_for(new), new)
     assert not view.exists() and not disk.path_for(entry_for(old)).exists()

@@ -14,7 +14,7 @@ from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import InitPhase, PhaseTrace, consume_cold_start, instance_id, new_instance
 from inference_runtime.lifecycle.metrics import ColdStartMetrics
 from inference_runtime.lifecycle.snapstart import after_restore, before_snapshot, register_hooks
-from inference_runtime.lifecycle.warmup import synthetic_batch
+from inference_runtime.loading.warmup import synthetic_batch
 from inference_runtime.service import InferenceService
 from tests.helpers import body, load_event
 

@@ -141,16 +141,15 @@ def _inputs(spec: ModelSpec) -> tuple[list[str], list[str] | None]:
 
 
 def _run_artifact(artifact_dir: Path, manifest: Manifest, texts: list[str], pairs: list[str] | None) -> Any:
-    from inference_runtime.artifact import FileEntry, verify_file
+    from inference_runtime.artifact import verify_file
     from inference_runtime.backends.onnx import OnnxBackend
-    from inference_runtime.lifecycle import PhaseTrace
 
-    def verified(entry: FileEntry, stats: dict[str, Any]) -> Path:
-        path = artifact_dir / entry.path
-        verify_file(path, size=entry.size, sha256=entry.sha256)
-        return path
-
-    backend = OnnxBackend.load(manifest, files=verified, trace=PhaseTrace())
+    # The runtime's backend, opened from the files just verified, as the loader opens it.
+    paths = {}
+    for entry in OnnxBackend.files(manifest):
+        paths[entry.path] = artifact_dir / entry.path
+        verify_file(paths[entry.path], size=entry.size, sha256=entry.sha256)
+    backend = OnnxBackend.open(manifest, paths)
     return backend.run(texts, pairs)
 
 

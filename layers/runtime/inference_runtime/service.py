@@ -1,6 +1,8 @@
 """The model of one execution environment: loaded once, cached at module scope, verified.
 
-``InferenceService`` owns the loaded backend. During Lambda init ``app.py`` calls
+``InferenceService`` owns the loaded model and its state (ready, the last error, the
+retry); ``loading.ModelLoader`` owns how it is loaded (registry, verified fetch, backend,
+warm-up, the init phases). During Lambda init ``app.py`` calls
 ``start_loading()`` (the load runs on a background thread, so the HTTP layer's
 imports overlap it) and then ``wait_ready()``, so init ends with the model loaded,
 verified and warmed; every request then reuses it.
@@ -13,7 +15,8 @@ environment for its whole life.
 The loaded model serves one task (``task``: embeddings, classification or reranking,
 from its manifest) through ``embed``, ``classify`` and ``rerank``; asking for another
 raises ``TaskMismatchError`` naming the task it serves. Each of these loads the model
-first if needed, so each may raise ``ModelUnavailableError`` too.
+first if needed, so each may raise ``ModelNotReadyError`` too (the API answers it 503).
+The service imports nothing from the HTTP layer.
 """
 
 from __future__ import annotations
@@ -23,16 +26,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .api.errors import ModelUnavailableError
-from .artifact import ArtifactError, Manifest, read_manifest
-from .backends import BackendError, backend_for
-from .cache import DiskTier, ModelCache, S3Source
+from .artifact import ArtifactError
+from .backends import BackendError
 from .config import ConfigError, RuntimeConfig
-from .lifecycle import InitPhase, PhaseTrace, init_type, instance_id
-from .lifecycle.warmup import run_warmup
+from .lifecycle import PhaseTrace, init_type, instance_id
+from .loading import ModelLoader, ModelNotReadyError
 from .log import logger
-from .registry import resolve_model
-from .tasks import task_for
 
 if TYPE_CHECKING:
     from .backends.base import InferenceBackend
@@ -54,11 +53,12 @@ class InferenceService:
         self._error: str | None = None
         self._last_attempt: float | None = None
         self._lock = threading.Lock()
-        self._loader: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
         self._backend_imported = threading.Event()
         self._restore_callbacks: list[Callable[[], None]] = []
-        # Module-scope caches: a retry after a failed load reuses every file already verified.
-        self._cache: ModelCache | None = None
+        # Lives as long as the service: its cache lets a retry after a failed load reuse
+        # every file already verified.
+        self._loader = ModelLoader(config, self.trace, on_restore=self.on_restore)
 
     @classmethod
     def from_env(cls, trace: PhaseTrace | None = None) -> InferenceService:
@@ -70,10 +70,10 @@ class InferenceService:
     # --- init ------------------------------------------------------------------------
     def start_loading(self) -> None:
         """Begin loading on a background thread (unless PRELOAD_MODEL=false)."""
-        if not self.config.preload_model or self._loader is not None:
+        if not self.config.preload_model or self._thread is not None:
             return
-        self._loader = threading.Thread(target=self._load_quietly, name="model-loader", daemon=True)
-        self._loader.start()
+        self._thread = threading.Thread(target=self._load_quietly, name="model-loader", daemon=True)
+        self._thread.start()
 
     def wait_backend_imported(self) -> None:
         """Block until the loader has imported the backend's libraries (or gave up).
@@ -82,14 +82,14 @@ class InferenceService:
         imports onnxruntime makes both slower. After this, the loader mostly creates the
         session outside the GIL, and the caller's imports run beside it.
         """
-        if self._loader is not None:
+        if self._thread is not None:
             self._backend_imported.wait()
 
     def wait_ready(self) -> None:
         """Block until the background load ends; log and emit the init trace once."""
-        if self._loader is None:
+        if self._thread is None:
             return
-        self._loader.join()
+        self._thread.join()
         logger.info("init complete", extra={
             "event": "init", "instance": instance_id(), "init_type": init_type(),
             "tier": self.config.tier, "ready": self.ready, "error": self._error,
@@ -106,7 +106,7 @@ class InferenceService:
     def _load_quietly(self) -> None:
         try:
             self.load()
-        except ModelUnavailableError:
+        except ModelNotReadyError:
             pass  # already logged; requests will say why and retry later
         finally:
             self._backend_imported.set()
@@ -121,61 +121,21 @@ class InferenceService:
             now = time.monotonic()
             if (self._error is not None and self._last_attempt is not None
                     and now - self._last_attempt < self.config.model_retry_seconds):
-                raise ModelUnavailableError(self._unavailable_message())
+                raise ModelNotReadyError(self._unavailable_message())
             self._last_attempt = now
             try:
-                self._task = self._load_task()
-                self._backend = self._task.backend
+                loaded = self._loader.load(on_imported=self._backend_imported.set)
+                self.warmup_results = loaded.warmup_results
+                self._task = loaded.task
+                self._backend = loaded.backend
                 self._error = None
             except (ArtifactError, BackendError, ConfigError, OSError, ImportError) as exc:
                 # Keep the reason, never the model: nothing unverified is ever served.
                 self._error = f"{type(exc).__name__}: {exc}"
                 logger.error("model load failed", extra={"event": "model_load_failed", "error": self._error,
                                                          "artifact_dir": str(self.config.artifact_dir)})
-                raise ModelUnavailableError(self._unavailable_message()) from exc
+                raise ModelNotReadyError(self._unavailable_message()) from exc
             return self._backend
-
-    def _load_task(self) -> Task:
-        with self.trace.phase(InitPhase.READ_MANIFEST) as attrs:
-            manifest, cache = self._open_model()
-            attrs.update(model=manifest.name, version=manifest.version, format=manifest.format,
-                         source="bundled" if cache.bundled_dir else "s3")
-        backend = backend_for(manifest.format).load(
-            manifest, files=cache.get, trace=self.trace,
-            intra_op_threads=self.config.intra_op_threads, on_imported=self._backend_imported.set,
-        )
-        task = task_for(manifest, backend)  # ManifestError when the task's fields are wrong
-        # Ready means warmed: /health turns 200 only after this.
-        self.warmup_results = run_warmup(
-            backend, self.trace, batch_sizes=self.config.warmup_batch_sizes,
-            sequence_lengths=self.config.warmup_sequence_lengths, iterations=self.config.warmup_iterations,
-        )
-        return task
-
-    def _open_model(self) -> tuple[Manifest, ModelCache]:
-        """The registry's entry for MODEL_NAME: its verified manifest and the cache to read it through."""
-        entry = resolve_model(self.config.model_registry, self.config.model_name)
-        if entry.is_bundled:
-            if self._cache is None:
-                self._cache = ModelCache(bundled_dir=self.config.artifact_dir)
-            return read_manifest(self.config.artifact_dir), self._cache
-        if self._cache is None:
-            remote = S3Source(entry.source, parallelism=self.config.s3_parallelism,
-                              attempts=self.config.s3_attempts)
-            self.on_restore(remote.reset_client)  # SnapStart: fresh connections and credentials
-            self._cache = ModelCache(disk=DiskTier(self.config.cache_dir, max_bytes=self._cache_max_bytes()),
-                                     remote=remote, view=f"{entry.name}-{entry.version or 'published'}")
-        # Set just above for a remote entry; the registry requires a pinned manifest sha256.
-        assert self._cache.remote is not None and entry.manifest_sha256 is not None  # nosec B101
-        return self._cache.remote.read_manifest(entry.manifest_sha256), self._cache
-
-    def _cache_max_bytes(self) -> int:
-        import shutil
-
-        if self.config.cache_max_mb:
-            return self.config.cache_max_mb * 2**20
-        self.config.cache_dir.mkdir(parents=True, exist_ok=True)
-        return int(shutil.disk_usage(self.config.cache_dir).total * 0.9)
 
     def _unavailable_message(self) -> str:
         retry = self.config.model_retry_seconds

@@ -103,7 +103,7 @@ class TaskNotServedError(UnprocessableError):
 
 
 class ModelUnavailableError(ApiError):
-    """Raised when the model is not loaded (still loading, or its artifact failed to verify)."""
+    """Raised when the model is not loaded: the model layer's ModelNotReadyError, or /health before the load."""
 
     status = 503
     code = "model_not_ready"

@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler import ALBResolver, Response, content_t
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from ..lifecycle import consume_cold_start, init_type, instance_id
+from ..loading.errors import ModelNotReadyError
 from ..log import logger
 from .errors import (
     ApiError,
@@ -112,7 +113,7 @@ def build_app(service: InferenceService) -> ALBResolver:
         # concurrent pings overlap and land on N distinct environments.
         hold_ms = parse_hold_ms((app.current_event.query_string_parameters or {}).get("hold_ms"), config)
         if not service.ready:
-            service.load()  # raises ModelUnavailableError (503) with the reason
+            service.load()  # raises ModelNotReadyError (503) with the reason
         if hold_ms:
             time.sleep(hold_ms / 1000.0)
         context = request_context()
@@ -190,6 +191,11 @@ def build_app(service: InferenceService) -> ALBResolver:
         if error.status >= 500:
             logger.warning("request refused", extra={"code": error.code, "error": error.message})
         return error_response(error, openai=is_openai_path(app.current_event.path))
+
+    @app.exception_handler(ModelNotReadyError)
+    def model_not_ready(error: ModelNotReadyError) -> Response:
+        # The model layer says why it is not ready; the HTTP layer says 503 model_not_ready.
+        return api_error(ModelUnavailableError(str(error)))
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response:

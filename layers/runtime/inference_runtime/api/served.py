@@ -3,7 +3,7 @@
 ``served_model`` gathers, beside the service's ``embed``/``classify``/``rerank``, what
 the shapes need: the task, the token count, the name, the dimensions and whether the
 graph normalises. Loading is the service's: a model that is not ready raises
-ModelUnavailableError (503) from ``service.load()``.
+ModelNotReadyError (answered 503) from ``service.load()``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class ServedModel(NamedTuple):
 
 
 def served_model(service: InferenceService) -> ServedModel:
-    """The loaded model as the routes see it (loads it first, or raises ModelUnavailableError).
+    """The loaded model as the routes see it (loads it first, or raises ModelNotReadyError).
 
     The task and the token count are the service's; the size and whether the graph
     normalises are read from the manifest (``model.embedding_dim``, ``model.normalize``),

@@ -1,6 +1,10 @@
-"""The shape every inference backend has: load a verified artifact, run its graph on texts.
+"""The shape every inference backend has: import its libraries, open verified files, run a graph.
 
-A backend knows nothing of tasks: it tokenizes (single texts, or text pairs for a
+A backend only imports, opens and runs. Fetching and verifying the files, the order of
+the steps, their overlap and the init trace are the loader's (``inference_runtime.loading``):
+it hands a backend local paths that matched the manifest's sha256 just before.
+
+A backend knows nothing of tasks either: it tokenizes (single texts, or text pairs for a
 cross-encoder), feeds the graph the inputs it asks for, and returns the output the
 manifest names, one row per input. What the rows mean (an embedding, label logits, a
 relevance logit) is ``inference_runtime.tasks``' business.
@@ -9,18 +13,16 @@ relevance logit) is ``inference_runtime.tasks``' business.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ..artifact import FileEntry, Manifest
-    from ..lifecycle import PhaseTrace
 
-#: ``files(entry, stats)``: the path of a verified local copy, named as in the manifest
-#: (the cache's ``get``); fills ``stats`` with what the fetch cost.
-FileReader = Callable[["FileEntry", dict[str, Any]], "Path"]
+#: The verified local copies a backend opens: the manifest's path of each file -> its local path.
+VerifiedPaths = Mapping[str, "Path"]
 
 
 class InferenceBackend(ABC):
@@ -32,16 +34,45 @@ class InferenceBackend(ABC):
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
 
+    # --- loading, in the loader's order: files, import, session, tokenizer ---------------
     @classmethod
     @abstractmethod
-    def load(cls, manifest: Manifest, *, files: FileReader, trace: PhaseTrace,
-             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> InferenceBackend:
-        """Load the artifact's files (``files`` returns verified local paths), recording phases in ``trace``.
+    def files(cls, manifest: Manifest) -> list[FileEntry]:
+        """The manifest entries this backend opens (raises ManifestError for an artifact it cannot run)."""
 
-        ``on_imported`` is called once the backend's libraries are imported: from then
-        on loading mostly runs outside the GIL, and the caller may do Python work.
-        """
+    @classmethod
+    @abstractmethod
+    def import_libraries(cls) -> None:
+        """Import the inference libraries (slow, and holds the GIL: the loader fetches beside it)."""
 
+    @classmethod
+    @abstractmethod
+    def open_session(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0) -> Any:
+        """The graph's session, opened from verified paths (``import_libraries`` first)."""
+
+    @classmethod
+    @abstractmethod
+    def session_providers(cls, session: Any) -> list[str]:
+        """What runs the session (for the trace): execution providers, devices."""
+
+    @classmethod
+    @abstractmethod
+    def open_tokenizer(cls, manifest: Manifest, paths: VerifiedPaths) -> Any:
+        """The tokenizer, opened from verified paths and configured as the manifest says."""
+
+    @classmethod
+    @abstractmethod
+    def from_parts(cls, manifest: Manifest, session: Any, tokenizer: Any) -> InferenceBackend:
+        """The backend over an opened session and tokenizer."""
+
+    @classmethod
+    def open(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0) -> InferenceBackend:
+        """Import, open the session and the tokenizer, in one call (build-time checks; no trace)."""
+        cls.import_libraries()
+        session = cls.open_session(manifest, paths, intra_op_threads=intra_op_threads)
+        return cls.from_parts(manifest, session, cls.open_tokenizer(manifest, paths))
+
+    # --- running ---------------------------------------------------------------------------
     @abstractmethod
     def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> Any:
         """The graph's output for a batch, a float32 array with one row per text.

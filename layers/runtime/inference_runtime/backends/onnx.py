@@ -1,17 +1,9 @@
 """ONNX Runtime on CPU with the ``tokenizers`` library: the runtime backend of the image.
 
-numpy, onnxruntime and tokenizers are imported inside ``load`` so that importing the
-handler stays cheap; they are only paid for on the model-loading path.
-
-Loading overlaps its two slow halves. Reading and hashing the artifact's files
-releases the GIL, and so does creating the session, so:
-
-    fetch thread:   every file through the cache ─┐  (read or fetch, sha256)
-    load thread:    import numpy/onnxruntime ─────┴─> tokenizer ─> create session
-    caller:                          (on_imported) import the HTTP layer
-
-Imports hold the GIL, so two threads importing at once only take turns: the caller
-waits for ``on_imported`` and does its own imports while the session is created.
+numpy, onnxruntime and tokenizers are imported in ``import_libraries`` so that importing
+the handler stays cheap; they are only paid for on the model-loading path. This module
+only imports, opens and runs: fetching and verifying the files, and running the fetch
+beside ``import_libraries``, are the loader's (``inference_runtime.loading``).
 
 The graph is run generically: it is fed the inputs it declares, from what the
 tokenizer gives (``input_ids``, ``attention_mask``, ``token_type_ids``), and its output
@@ -32,33 +24,16 @@ Session choices, each measured (``make bench``, README "Load path"):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..artifact import FileEntry, ManifestError
-from ..lifecycle.phases import InitPhase
+from ..artifact import ManifestError
 from .base import InferenceBackend
 from .errors import BackendError
 
 if TYPE_CHECKING:
-    from ..artifact import Manifest
-    from ..lifecycle import PhaseTrace
-    from .base import FileReader
-
-
-def _fetch_all(files: FileReader, entries: list[FileEntry], trace: PhaseTrace) -> dict[str, Path]:
-    """Every file through the cache, with what each tier did in the trace."""
-    with trace.phase(InitPhase.FETCH_ARTIFACT) as attrs:
-        paths, per_file = {}, []
-        for entry in entries:
-            stats: dict[str, Any] = {}
-            paths[entry.path] = files(entry, stats)
-            per_file.append({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()})
-        attrs["bytes"] = sum(e.size for e in entries)
-        attrs["files"] = per_file
-    return paths
+    from ..artifact import FileEntry, Manifest
+    from .base import VerifiedPaths
 
 
 # The graph inputs a tokenizer encoding can fill, and how.
@@ -93,57 +68,61 @@ class OnnxBackend(InferenceBackend):
                                f"has {', '.join(outputs)}")
 
     @classmethod
-    def load(cls, manifest: Manifest, *, files: FileReader, trace: PhaseTrace,
-             intra_op_threads: int = 0, on_imported: Callable[[], None] | None = None) -> OnnxBackend:
-        if manifest.format != "onnx":
-            raise ManifestError(f"{manifest.name} is in format {manifest.format!r}; this backend runs 'onnx'")
-        model_entry = manifest.file(manifest.model.get("entrypoint", "model.onnx"))
-        data_entries = [manifest.file(name) for name in manifest.model.get("external_data", [])]
-        tokenizer_entry = manifest.file(manifest.model.get("tokenizer", "tokenizer.json"))
-
-        # Nothing reaches ONNX Runtime or the tokenizer unless its bytes matched the
-        # manifest just before (files in the read-only image, or written by this process
-        # into /tmp); the hashing runs beside the imports rather than before them.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
-            pending = pool.submit(_fetch_all, files, [model_entry, *data_entries, tokenizer_entry], trace)
-            with trace.phase(InitPhase.IMPORT_BACKEND):
-                import numpy as np
-                import onnxruntime as ort
-                from tokenizers import Tokenizer
-            if on_imported is not None:
-                on_imported()
-            with trace.phase(InitPhase.AWAIT_VERIFICATION):
-                paths = pending.result()
-
-        with trace.phase(InitPhase.CREATE_SESSION) as attrs:
-            options = ort.SessionOptions()
-            if manifest.model.get("graph_optimization"):
-                # Optimised at build time by the same onnxruntime version: skip it here.
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-            else:
-                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if intra_op_threads:
-                options.intra_op_num_threads = intra_op_threads
-            model_path = paths[model_entry.path]
-            if any(paths[e.path] != model_path.parent / e.path for e in data_entries):
-                raise BackendError(f"the external data of {model_entry.path} is not beside it; the cache "
-                                   "must lay files out as the manifest names them")
-            try:
-                # From the verified files by name: ONNX Runtime maps the external weights
-                # instead of copying them (measured: ~0.2 s faster, ~170 MB less memory
-                # than handing it the bytes).
-                session = ort.InferenceSession(str(model_path), sess_options=options,
-                                               providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own untyped errors
-                raise BackendError(f"ONNX Runtime could not load {model_entry.path}: {exc}") from exc
-            attrs["providers"] = session.get_providers()
-        # After the session: creating it releases the GIL, the tokenizer does not, so the
-        # caller's imports overlap the session instead of waiting for the tokenizer.
-        with trace.phase(InitPhase.LOAD_TOKENIZER):
-            tokenizer = Tokenizer.from_file(str(paths[tokenizer_entry.path]))
-            _configure_tokenizer(tokenizer, manifest)
+    def from_parts(cls, manifest: Manifest, session: Any, tokenizer: Any) -> OnnxBackend:
+        import numpy as np
 
         return cls(manifest, session, tokenizer, np)
+
+    @classmethod
+    def files(cls, manifest: Manifest) -> list[FileEntry]:
+        """The graph, its external data (kept beside it) and the tokenizer."""
+        if manifest.format != "onnx":
+            raise ManifestError(f"{manifest.name} is in format {manifest.format!r}; this backend runs 'onnx'")
+        return [_model_entry(manifest), *_data_entries(manifest), _tokenizer_entry(manifest)]
+
+    @classmethod
+    def import_libraries(cls) -> None:
+        import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
+    @classmethod
+    def open_session(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0) -> Any:
+        import onnxruntime as ort
+
+        model_entry = _model_entry(manifest)
+        options = ort.SessionOptions()
+        if manifest.model.get("graph_optimization"):
+            # Optimised at build time by the same onnxruntime version: skip it here.
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        else:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if intra_op_threads:
+            options.intra_op_num_threads = intra_op_threads
+        model_path = paths[model_entry.path]
+        if any(paths[e.path] != model_path.parent / e.path for e in _data_entries(manifest)):
+            raise BackendError(f"the external data of {model_entry.path} is not beside it; the cache "
+                               "must lay files out as the manifest names them")
+        try:
+            # From the verified files by name: ONNX Runtime maps the external weights
+            # instead of copying them (measured: ~0.2 s faster, ~170 MB less memory
+            # than handing it the bytes).
+            return ort.InferenceSession(str(model_path), sess_options=options,
+                                        providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise BackendError(f"ONNX Runtime could not load {model_entry.path}: {exc}") from exc
+
+    @classmethod
+    def session_providers(cls, session: Any) -> list[str]:
+        return list(session.get_providers())
+
+    @classmethod
+    def open_tokenizer(cls, manifest: Manifest, paths: VerifiedPaths) -> Any:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(paths[_tokenizer_entry(manifest).path]))
+        _configure_tokenizer(tokenizer, manifest)
+        return tokenizer
 
     def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> Any:
         np = self._np
@@ -166,6 +145,18 @@ class OnnxBackend(InferenceBackend):
 
 #: The name this backend had when every model was an embedding model.
 OnnxEmbeddingBackend = OnnxBackend
+
+
+def _model_entry(manifest: Manifest) -> FileEntry:
+    return manifest.file(manifest.model.get("entrypoint", "model.onnx"))
+
+
+def _data_entries(manifest: Manifest) -> list[FileEntry]:
+    return [manifest.file(name) for name in manifest.model.get("external_data", [])]
+
+
+def _tokenizer_entry(manifest: Manifest) -> FileEntry:
+    return manifest.file(manifest.model.get("tokenizer", "tokenizer.json"))
 
 
 def _configure_tokenizer(tokenizer: Any, manifest: Manifest) -> None:

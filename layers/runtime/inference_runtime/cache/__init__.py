@@ -1,14 +1,17 @@
-"""Model files from memory, /tmp or S3, verified at every tier: one public ``get()``.
+"""Model files from memory, /tmp or their source, verified at every tier: one public ``get()``.
 
-    L1 MemoryTier   what this process has already verified (and the loaded model itself)
-    L2 DiskTier     /tmp, bounded, LRU, verified again before reuse
-    L3 S3Source     parallel ranged GETs of zstd frames, verified while streaming
+    L1 MemoryTier     what this process has already verified (and the loaded model itself)
+    L2 DiskTier       /tmp, bounded, LRU, verified again before reuse
+    L3 a Source       BundledSource: the image's files, read in place;
+                      S3Source: parallel ranged GETs of zstd frames, verified while streaming
 
 ``get(entry)`` returns the path of a local copy whose bytes match the manifest's
 sha256, laid out as the manifest names it (``<view>/<entry.path>``), so a loader can
 open files by name (ONNX Runtime finds ``model.onnx.data`` beside ``model.onnx``) and
-map them instead of copying them. A model bundled in the image is verified in place
-and has no L2 or L3. Failures are raised, never cached.
+map them instead of copying them. A bundled model is verified in place and has no L2.
+Failures are raised, never cached. Only ``ModelCache`` combines the tiers and the
+source, each through its public methods: a source fetches into the path the disk tier
+hands out, and never learns the disk tier's layout.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import verify_file
+from .base import Source, Tier
+from .bundled import BundledSource
 from .disk import DiskTier
 from .errors import CacheCapacityError, CacheError, FetchError
 from .memory import MemoryTier
@@ -29,43 +34,57 @@ if TYPE_CHECKING:
 
 
 class ModelCache:
-    """The one way model files are read: ``get(entry)`` returns a verified local path."""
+    """The one way model files are read: ``get(entry)`` returns a verified local path.
 
-    def __init__(self, *, memory: MemoryTier | None = None, bundled_dir: Path | None = None,
-                 disk: DiskTier | None = None, remote: S3Source | None = None,
+    ``source`` is where the model comes from; ``bundled_dir=`` and ``remote=`` are
+    shorthands for a ``BundledSource`` and an S3 source. A source that fetches needs
+    ``disk``, the tier it fetches into.
+    """
+
+    def __init__(self, *, source: Source | None = None, memory: MemoryTier | None = None,
+                 bundled_dir: Path | None = None, disk: DiskTier | None = None, remote: Source | None = None,
                  view: str = "model") -> None:
-        if (bundled_dir is None) == (remote is None):
-            raise ValueError("a ModelCache reads either a bundled directory or a remote store")
-        if remote is not None and disk is None:
-            raise ValueError("a remote store needs a disk tier to fetch into")
+        given = [s for s in (source, remote, BundledSource(bundled_dir) if bundled_dir is not None else None)
+                 if s is not None]
+        if len(given) != 1:
+            raise ValueError("a ModelCache reads one source: a bundled directory or a remote store")
+        self.source = given[0]
         self.memory = memory or MemoryTier()
-        self.bundled_dir = bundled_dir
         self.disk = disk
-        self.remote = remote
+        local_dir = self.source.local_dir
+        if local_dir is None and disk is None:
+            raise ValueError(f"the {self.source.name} source needs a disk tier to fetch into")
         # Fetched files are stored by content hash; the view gives them their names.
-        self.view_dir = bundled_dir if bundled_dir is not None else disk.root / "views" / view  # type: ignore[union-attr]
+        self.view_dir = local_dir if local_dir is not None else disk.root / "views" / view  # type: ignore[union-attr]
+
+    @property
+    def bundled_dir(self) -> Path | None:
+        """The image's artifact directory when the model is bundled, else None."""
+        return self.source.local_dir
 
     def get(self, entry: FileEntry, stats: dict[str, Any] | None = None, on_frame: Any = None) -> Path:
         """A local path, named as in the manifest, whose bytes match the entry's sha256."""
         stats = {} if stats is None else stats
         started = time.perf_counter()
-        path = self.memory._get(entry)
+        path = self.memory.get(entry)
         if path is not None:
             stats.update(tier="memory", bytes=entry.size)
-        elif self.bundled_dir is not None:
-            path = self.bundled_dir / entry.path
+        elif self.source.local_dir is not None:
+            path = self.source.local_dir / entry.path
             verify_file(path, size=entry.size, sha256=entry.sha256)
-            stats.update(tier="bundled", bytes=entry.size, verify_ms=(time.perf_counter() - started) * 1000)
+            stats.update(tier=self.source.name, bytes=entry.size,
+                         verify_ms=(time.perf_counter() - started) * 1000)
         else:
-            # An invariant of the constructor: a remote model always gets both tiers.
-            assert self.disk is not None and self.remote is not None  # nosec B101
-            stored = self.disk._get(entry)
+            # An invariant of the constructor: a source that fetches always has a disk tier.
+            assert self.disk is not None  # nosec B101
+            stored = self.disk.get(entry)
             if stored is not None:
                 stats.update(tier="disk", bytes=entry.size, verify_ms=(time.perf_counter() - started) * 1000)
             else:
-                stored = self.remote.fetch(entry, self.disk, stats, on_frame=on_frame)
+                source = self.source
+                stored = self.disk.store(entry, lambda into: source.fetch(entry, into, stats, on_frame=on_frame))
             path = self._link_into_view(entry, stored)
-        self.memory._put(entry, path)
+        self.memory.put(entry, path)
         stats["path"] = entry.path
         stats.setdefault("wall_ms", (time.perf_counter() - started) * 1000)
         return path
@@ -81,4 +100,7 @@ class ModelCache:
         return target
 
 
-__all__ = ["CacheCapacityError", "CacheError", "DiskTier", "FetchError", "MemoryTier", "ModelCache", "S3Source"]
+__all__ = [
+    "BundledSource", "CacheCapacityError", "CacheError", "DiskTier", "FetchError", "MemoryTier", "ModelCache",
+    "S3Source", "Source", "Tier",
+]

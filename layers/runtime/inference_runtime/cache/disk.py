@@ -3,16 +3,21 @@
 Files are stored by content hash (``<root>/<sha256>``), so the same file shared by
 two model versions is kept once; ``<root>/views/<model>/`` gives them their manifest
 names as hard links (evicting a file removes its links too, or its space would stay used).
-A file appears under its final name only complete and verified: fetches write
-``<sha256>.partial`` (plus a ``.frames`` progress list for resuming) and rename. A cached
-file is hashed again before reuse; a bad one is deleted and reported as a miss, so the
-caller refetches it.
+A file appears under its final name only complete and verified: ``store`` hands the
+writer (a source's fetch) ``<sha256>.partial``, which the writer may resume from and
+keep its own progress beside (``<sha256>.partial.*``), and renames it once the writer
+returns. A cached file is hashed again before reuse; a bad one is deleted and reported
+as a miss, so the caller refetches it.
+
+Public surface: ``get``, ``put`` (bytes already verified), ``store`` (a verified
+writer's output), ``reserve``, and the paths ``path_for``/``partial_path``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +29,6 @@ if TYPE_CHECKING:
     from ..artifact import FileEntry
 
 PARTIAL_SUFFIX = ".partial"
-PROGRESS_SUFFIX = ".frames"
 
 
 class DiskTier(Tier):
@@ -41,7 +45,7 @@ class DiskTier(Tier):
     def partial_path(self, entry: FileEntry) -> Path:
         return self.root / f"{entry.sha256}{PARTIAL_SUFFIX}"
 
-    def _get(self, entry: FileEntry) -> Path | None:
+    def get(self, entry: FileEntry) -> Path | None:
         path = self.path_for(entry)
         if not path.is_file():
             return None
@@ -53,16 +57,21 @@ class DiskTier(Tier):
         os.utime(path)  # most recently used
         return path
 
-    def _put(self, entry: FileEntry, data: bytes) -> None:
+    def put(self, entry: FileEntry, data: bytes) -> Path:
         """Store bytes already verified by the caller (tests, small files)."""
         self.reserve(entry.size, keep=entry.sha256)
         atomic_write_bytes(self.path_for(entry), data)
+        return self.path_for(entry)
 
-    def commit_partial(self, entry: FileEntry) -> Path:
-        """Give a fetched, verified ``.partial`` file its final name."""
+    def store(self, entry: FileEntry, write: Callable[[Path], None]) -> Path:
+        """Make room, let ``write`` fill ``<sha256>.partial`` with verified bytes, then give it its name.
+
+        If ``write`` raises, the partial file stays for the next attempt to resume from.
+        """
+        self.reserve(entry.size, keep=entry.sha256)
+        write(self.partial_path(entry))
         final = self.path_for(entry)
         os.replace(self.partial_path(entry), final)
-        Path(f"{self.partial_path(entry)}{PROGRESS_SUFFIX}").unlink(missing_ok=True)
         return final
 
     def used_bytes(self) -> int:

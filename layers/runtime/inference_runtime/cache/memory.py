@@ -22,9 +22,10 @@ class MemoryTier(Tier):
     def __init__(self) -> None:
         self._verified: dict[str, Path] = {}
 
-    def _get(self, entry: FileEntry) -> Path | None:
+    def get(self, entry: FileEntry) -> Path | None:
         path = self._verified.get(entry.sha256)
         return path if path is not None and path.is_file() else None
 
-    def _put(self, entry: FileEntry, path: Path) -> None:
+    def put(self, entry: FileEntry, path: Path) -> None:
+        """Remember a path whose bytes this process has just verified."""
         self._verified[entry.sha256] = path

@@ -10,7 +10,10 @@ So a fetch can:
 - write each frame at its place in ``<sha256>.partial`` and note it in ``.frames``, so
   an interrupted fetch resumes at a frame boundary instead of starting again;
 - hash the original bytes in order while frames complete, and compare with the
-  manifest before the file is renamed into the cache and its path handed to the loader.
+  manifest before returning, so the cache renames only verified files into its disk tier.
+
+``S3Source`` is a ``Source``: it writes into the path the cache hands it and never
+touches the disk tier itself (its names, room, eviction).
 
 Retries back off exponentially; what still fails is a FetchError (unreachable, missing
 object) or an IntegrityError (bytes that keep failing their hash), never bad bytes.
@@ -28,13 +31,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..artifact import IntegrityError, Manifest, ManifestError, parse_manifest
+from .base import Source
 from .errors import FetchError
 
 if TYPE_CHECKING:
     from ..artifact import FileEntry, Frame
-    from .disk import DiskTier
 
 MANIFEST_KEY = "manifest.json"
+# Beside a partial file: the frames already written, one index a line, for resuming.
+PROGRESS_SUFFIX = ".frames"
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -46,7 +51,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, (prefix.rstrip("/") + "/") if prefix else ""
 
 
-class S3Source:
+class S3Source(Source):
     """Reads a published artifact under ``s3://bucket/prefix/``."""
 
     name = "s3"
@@ -80,9 +85,15 @@ class S3Source:
         with self._client_lock:
             self._client = None
 
+    def reset(self) -> None:
+        self.reset_client()
+
     # --- manifest ----------------------------------------------------------------------
-    def read_manifest(self, expected_sha256: str) -> Manifest:
+    def read_manifest(self, expected_sha256: str | None = None) -> Manifest:
         """The published manifest, refused unless its sha256 is the one the registry pins."""
+        if expected_sha256 is None:
+            raise ManifestError(f"s3://{self.bucket}/{self.prefix}: a published manifest is read only with the "
+                                "sha256 the model registry pins for it; add manifest_sha256 to models.json")
         raw = self._get_object(self.prefix + MANIFEST_KEY, None)
         actual = hashlib.sha256(raw).hexdigest()
         if actual != expected_sha256:
@@ -92,16 +103,19 @@ class S3Source:
         return parse_manifest(raw, f"s3://{self.bucket}/{self.prefix}{MANIFEST_KEY}")
 
     # --- files -------------------------------------------------------------------------
-    def fetch(self, entry: FileEntry, disk: DiskTier, stats: dict[str, Any],
-              on_frame: Any = None) -> Path:
-        """Fetch, verify and decompress one file into the disk tier; return its verified path."""
+    def fetch(self, entry: FileEntry, into: Path, stats: dict[str, Any], *,
+              on_frame: Any = None) -> None:
+        """Fetch, verify and decompress one file into ``into`` (resuming what a previous fetch left there).
+
+        Progress is kept beside it in ``<into>.frames`` and removed once the file is whole
+        and verified; the cache gives the file its final name.
+        """
         layout = entry.compressed
         if layout is None:
             raise ManifestError(f"{entry.path} has no published layout in the manifest; publish the artifact")
         started = time.perf_counter()
-        disk.reserve(entry.size, keep=entry.sha256)
-        partial = disk.partial_path(entry)
-        progress_path = Path(f"{partial}{'.frames'}")
+        partial = Path(into)
+        progress_path = Path(f"{partial}{PROGRESS_SUFFIX}")
         done = self._resumable_frames(partial, progress_path, entry.size)
         frames = layout.frames
         stats.update(tier="s3", bytes=entry.size, compressed_bytes=layout.size, frames=len(frames),
@@ -126,9 +140,8 @@ class S3Source:
             raise IntegrityError(f"{entry.path}: the assembled file does not match the manifest's sha256 "
                                  "although every frame did; the manifest is inconsistent, republish the model")
         stats["verify_ms"] += (time.perf_counter() - started_verify) * 1000
-        final = disk.commit_partial(entry)
+        progress_path.unlink(missing_ok=True)
         stats["wall_ms"] = (time.perf_counter() - started) * 1000
-        return final
 
     @staticmethod
     def _resumable_frames(partial: Path, progress_path: Path, size: int) -> list[int]:

@@ -22,14 +22,27 @@ import os
 import random
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..log import logger
 from .environment import init_type, instance_id, new_instance
 from .phases import RestorePhase
 
 if TYPE_CHECKING:
-    from ..service import InferenceService
+    from .trace import PhaseTrace
+
+
+class InferenceService(Protocol):
+    """What the hooks need of the service (``inference_runtime.service``), without importing it:
+    lifecycle sits below the service and never imports upward."""
+
+    trace: PhaseTrace
+
+    def wait_ready(self) -> None: ...
+
+    def load(self) -> Any: ...
+
+    def after_restore(self) -> None: ...
 
 
 def before_snapshot(service: InferenceService) -> None:

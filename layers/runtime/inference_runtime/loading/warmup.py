@@ -10,7 +10,7 @@ Configured with WARMUP_BATCH_SIZES, WARMUP_SEQUENCE_LENGTHS and WARMUP_ITERATION
 
 It runs the backend's graph directly, whatever the task: a cross-encoder's graph takes
 the same [batch, sequence] inputs for a pair as for a single text, so single synthetic
-texts warm the shapes every task uses.
+texts warm the shapes every task uses. The loader runs it last: ready means warmed.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import statistics
 import time
 from typing import TYPE_CHECKING, Any
 
-from .phases import InitPhase
+from ..lifecycle.phases import InitPhase
 
 if TYPE_CHECKING:
     from ..backends.base import InferenceBackend
-    from .trace import PhaseTrace
+    from ..lifecycle.trace import PhaseTrace
 
 # One WordPiece token each for the BERT vocabulary: with [CLS] and [SEP] around
 # n - 2 of them, a synthetic input is exactly n tokens long.

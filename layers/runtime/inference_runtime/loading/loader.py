@@ -1,0 +1,150 @@
+"""The one loader: registry -> verified manifest -> verified files -> backend -> task -> warm-up.
+
+``ModelLoader.load()`` owns the sequence and records every step as an init phase
+(``lifecycle.phases.InitPhase``); the cache only fetches and verifies, a backend only
+imports, opens and runs, and neither knows the other.
+
+Loading overlaps its two slow halves. Reading and hashing the artifact's files
+releases the GIL, and so does creating the session, so:
+
+    fetch thread:   every file through the cache ─┐  (read or fetch, sha256)
+    load thread:    import numpy/onnxruntime ─────┴─> create session ─> tokenizer ─> warm-up
+    caller:                          (on_imported) import the HTTP layer
+
+Imports hold the GIL, so two threads importing at once only take turns: the caller
+waits for ``on_imported`` and does its own imports while the session is created.
+
+The cache is kept across loads, so a retry after a failed load reuses every file
+already verified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..artifact import read_manifest
+from ..backends import backend_for
+from ..cache import BundledSource, DiskTier, ModelCache, S3Source
+from ..lifecycle.phases import InitPhase
+from ..registry import resolve_model
+from ..tasks import task_for
+from .warmup import run_warmup
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..artifact import FileEntry, Manifest
+    from ..backends.base import InferenceBackend
+    from ..config import RuntimeConfig
+    from ..lifecycle import PhaseTrace
+    from ..tasks import Task
+
+
+@dataclass
+class LoadedModel:
+    """What a load gives the service: the task over the backend, and what warm-up measured."""
+
+    task: Task
+    warmup_results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def backend(self) -> InferenceBackend:
+        return self.task.backend
+
+
+class ModelLoader:
+    """Loads the model ``config`` names, recording each step in ``trace``."""
+
+    def __init__(self, config: RuntimeConfig, trace: PhaseTrace, *,
+                 on_restore: Callable[[Callable[[], None]], None] | None = None) -> None:
+        self.config = config
+        self.trace = trace
+        # Registers what must be made anew after a SnapStart restore (the S3 client).
+        self._on_restore = on_restore
+        self._cache: ModelCache | None = None
+
+    def load(self, *, on_imported: Callable[[], None] | None = None) -> LoadedModel:
+        """Load, verify, open and warm the model; ``on_imported`` is called once the backend is imported.
+
+        Raises ArtifactError (manifest, integrity, fetch), BackendError, ConfigError,
+        OSError or ImportError; nothing unverified is ever opened.
+        """
+        trace = self.trace
+        with trace.phase(InitPhase.READ_MANIFEST) as attrs:
+            manifest, cache = self._open_model()
+            attrs.update(model=manifest.name, version=manifest.version, format=manifest.format,
+                         source=cache.source.name)
+        backend_type = backend_for(manifest.format)
+        entries = backend_type.files(manifest)
+
+        # Nothing reaches the backend unless its bytes matched the manifest just before
+        # (files in the read-only image, or written by this process into /tmp); the
+        # hashing runs beside the imports rather than before them (measured: it is most
+        # of a bundled model's cold start otherwise).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
+            pending = pool.submit(self._fetch_all, cache, entries)
+            try:
+                with trace.phase(InitPhase.IMPORT_BACKEND):
+                    backend_type.import_libraries()
+            finally:
+                if on_imported is not None:
+                    on_imported()
+            with trace.phase(InitPhase.AWAIT_VERIFICATION):
+                paths = pending.result()
+
+        with trace.phase(InitPhase.CREATE_SESSION) as attrs:
+            session = backend_type.open_session(manifest, paths, intra_op_threads=self.config.intra_op_threads)
+            attrs["providers"] = backend_type.session_providers(session)
+        # After the session: creating it releases the GIL, the tokenizer does not, so the
+        # caller's imports overlap the session instead of waiting for the tokenizer.
+        with trace.phase(InitPhase.LOAD_TOKENIZER):
+            tokenizer = backend_type.open_tokenizer(manifest, paths)
+        backend = backend_type.from_parts(manifest, session, tokenizer)
+        task = task_for(manifest, backend)  # ManifestError when the task's fields are wrong
+        # Ready means warmed: /health turns 200 only after this.
+        warmup_results = run_warmup(
+            backend, trace, batch_sizes=self.config.warmup_batch_sizes,
+            sequence_lengths=self.config.warmup_sequence_lengths, iterations=self.config.warmup_iterations,
+        )
+        return LoadedModel(task, warmup_results)
+
+    def _fetch_all(self, cache: ModelCache, entries: list[FileEntry]) -> dict[str, Path]:
+        """Every file through the cache, with what each tier did in the trace (runs on the fetch thread)."""
+        with self.trace.phase(InitPhase.FETCH_ARTIFACT) as attrs:
+            paths, per_file = {}, []
+            for entry in entries:
+                stats: dict[str, Any] = {}
+                paths[entry.path] = cache.get(entry, stats)
+                per_file.append({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()})
+            attrs["bytes"] = sum(e.size for e in entries)
+            attrs["files"] = per_file
+        return paths
+
+    def _open_model(self) -> tuple[Manifest, ModelCache]:
+        """The registry's entry for MODEL_NAME: its verified manifest and the cache to read it through."""
+        config = self.config
+        entry = resolve_model(config.model_registry, config.model_name)
+        if entry.is_bundled:
+            if self._cache is None:
+                self._cache = ModelCache(source=BundledSource(config.artifact_dir))
+            return read_manifest(config.artifact_dir), self._cache
+        if self._cache is None:
+            remote = S3Source(entry.source, parallelism=config.s3_parallelism, attempts=config.s3_attempts)
+            if self._on_restore is not None:
+                self._on_restore(remote.reset_client)  # SnapStart: fresh connections and credentials
+            self._cache = ModelCache(source=remote, disk=DiskTier(config.cache_dir, max_bytes=self._cache_max_bytes()),
+                                     view=f"{entry.name}-{entry.version or 'published'}")
+        # The registry requires a pinned manifest sha256 for a remote entry.
+        assert entry.manifest_sha256 is not None  # nosec B101
+        return self._cache.source.read_manifest(entry.manifest_sha256), self._cache
+
+    def _cache_max_bytes(self) -> int:
+        import shutil
+
+        if self.config.cache_max_mb:
+            return self.config.cache_max_mb * 2**20
+        self.config.cache_dir.mkdir(parents=True, exist_ok=True)
+        return int(shutil.disk_usage(self.config.cache_dir).total * 0.9)
