@@ -41,8 +41,7 @@ def service(artifact_dir: Path) -> InferenceService:
 
 
 def registered(app: Any) -> set[tuple[str, str]]:
-    # Powertools keeps the registered routes in these two lists (no public accessor).
-    return {(route.method, route.path) for route in app._static_routes + app._dynamic_routes}
+    return set(app.routes)
 
 
 def documented(document: dict[str, Any]) -> set[tuple[str, str]]:

@@ -35,7 +35,11 @@ MODEL_RETRY_SECONDS = "MODEL_RETRY_SECONDS"
 WARMUP_BATCH_SIZES = "WARMUP_BATCH_SIZES"
 WARMUP_SEQUENCE_LENGTHS = "WARMUP_SEQUENCE_LENGTHS"
 WARMUP_ITERATIONS = "WARMUP_ITERATIONS"
+# Named as Powertools names them, though the runtime writes its logs and EMF itself: a user
+# who adds Powertools to their own code gets the same service, level and namespace.
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
 CUDA_MODULE_LOADING = "CUDA_MODULE_LOADING"
 OPENBLAS_NUM_THREADS = "OPENBLAS_NUM_THREADS"
 
@@ -50,6 +54,8 @@ LAMBDA_ENDPOINT_URL = "LAMBDA_ENDPOINT_URL"
 # --- set by the Lambda service (read only) ------------------------------------------
 AWS_LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
 AWS_LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+# From the function's ApplicationLogLevel (JSON log format); it wins over LOG_LEVEL.
+AWS_LAMBDA_LOG_LEVEL = "AWS_LAMBDA_LOG_LEVEL"
 LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
 
 # Lambda's only writable directory. Nothing there is trusted: every cached file is written

@@ -1,29 +1,99 @@
-"""The runtime's structured logger: one JSON object per line, as CloudWatch Logs Insights likes.
+"""The runtime's structured logger: one JSON object per line on stdout, as Logs Insights likes.
 
-Powertools' Logger is created on first use, not at import: importing it costs about
-50 ms, and the first log line of an init comes after the model load has started, so
-the import overlaps the load instead of delaying it. POWERTOOLS_SERVICE_NAME and
-POWERTOOLS_LOG_LEVEL (set in template.yaml) configure it.
+Each line has ``level``, ``location``, ``message``, ``timestamp`` (RFC 3339, UTC),
+``service`` and the call's ``extra`` fields at the top level (and ``exception``,
+``exception_name`` for ``logger.exception``): the keys Powertools' Logger writes, so
+queries written for it work. With the function's log format set to JSON (template.yaml),
+Lambda reads ``level`` to filter by ApplicationLogLevel.
+
+Written on the standard library's ``logging`` rather than Powertools' Logger: importing
+``aws_lambda_powertools`` costs ~30 ms of init that holds the GIL, and the init's own log
+line is on the cold start's critical path (see ``api/router.py``). The logger is still
+created on first use. The level comes from AWS_LAMBDA_LOG_LEVEL (the function's
+ApplicationLogLevel), else POWERTOOLS_LOG_LEVEL, else INFO; the service name from
+POWERTOOLS_SERVICE_NAME.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import sys
+import time
 from typing import Any
 
-_logger: Any = None
+from .config import AWS_LAMBDA_LOG_LEVEL, LOG_LEVEL, SERVICE_NAME
+
+# The attributes every LogRecord has; anything else on a record came from ``extra``.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+_logger: logging.Logger | None = None
 
 
-def get_logger() -> Any:
+class JsonFormatter(logging.Formatter):
+    """A record as one JSON line: the standard keys, then the call's ``extra`` fields."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname,
+            "location": f"{record.funcName}:{record.lineno}",
+            "message": record.getMessage(),
+            "timestamp": _rfc3339(record.created),
+            "service": self.service,
+        }
+        entry.update((key, value) for key, value in vars(record).items() if key not in _RECORD_FIELDS)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception_name"] = record.exc_info[0].__name__
+            entry["exception"] = self.formatException(record.exc_info)
+        # default=str: a value json cannot write (a Path, an exception) is logged as its text, never raised.
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def _rfc3339(created: float) -> str:
+    seconds = int(created)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{int((created - seconds) * 1000):03d}Z"
+
+
+def _level() -> int:
+    name = (os.environ.get(AWS_LAMBDA_LOG_LEVEL) or os.environ.get(LOG_LEVEL) or "INFO").strip().upper()
+    # Lambda's TRACE and FATAL have no stdlib twin: the nearest level.
+    name = {"TRACE": "DEBUG", "FATAL": "CRITICAL", "WARN": "WARNING"}.get(name, name)
+    level = logging.getLevelName(name)
+    return level if isinstance(level, int) else logging.INFO
+
+
+class _StdoutHandler(logging.Handler):
+    """Writes each line to whatever ``sys.stdout`` is now (pytest and the Lambda runtime swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+            sys.stdout.flush()
+        except Exception:  # a log line must never fail the request that logs it
+            self.handleError(record)
+
+
+def get_logger() -> logging.Logger:
     global _logger
     if _logger is None:
-        from aws_lambda_powertools import Logger
-
-        _logger = Logger(service="inference", use_rfc3339=True)
+        logger = logging.getLogger("inference_runtime")
+        handler = _StdoutHandler()
+        handler.setFormatter(JsonFormatter(os.environ.get(SERVICE_NAME) or "inference"))
+        logger.handlers[:] = [handler]
+        logger.setLevel(_level())
+        # Not through the root logger: the Lambda runtime formats that one again.
+        logger.propagate = False
+        _logger = logger
     return _logger
 
 
 class _LazyLogger:
-    """``logger.info(...)`` and friends, creating the Powertools Logger on the first call."""
+    """``logger.info(...)`` and friends, creating the logger on the first call."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(get_logger(), name)

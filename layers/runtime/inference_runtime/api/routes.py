@@ -4,7 +4,8 @@ OpenAI- and TEI-shaped routes and /openapi.json, registered from ``spec.ROUTE_SP
 The front door in ``template.yaml`` is an ALB whose listener rule sends
 ``X-Latency-Tier: premium`` to the premium function and everything else to the
 standard one, so the functions receive ALB target-group events and answer through
-Powertools' ``ALBResolver``.
+``router.Router`` (the standard library only:
+Powertools' resolver costs tens of milliseconds of init, see ``router.py``).
 
 Every failure becomes ``{"error": {"code", "message"}}`` with a 4xx (or 503 while the
 model is unavailable); under ``/v1/`` in OpenAI's error shape, which holds both fields
@@ -14,14 +15,9 @@ the environment its loaded model.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-
-from aws_lambda_powertools.event_handler import ALBResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from ..lifecycle import consume_cold_start, init_type, instance_id
 from ..loading.errors import ModelNotReadyError
@@ -35,6 +31,7 @@ from .errors import (
     quote,
 )
 from .events import check_alb_event
+from .router import Request, Response, Router, to_alb_result
 from .spec import ROUTE_SPECS, ROUTES, is_openai_path
 from .validation import parse_hold_ms, parse_predict_body, request_body, requested_tier
 
@@ -50,33 +47,24 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def error_response(error: ApiError, *, openai: bool = False) -> Response:
     """The error as JSON: this project's shape, or OpenAI's for the OpenAI-shaped routes."""
-    return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON,
-                    body=error.openai_body() if openai else error.body(), headers=error.headers)
+    return Response(error.status, error.openai_body() if openai else error.body(), headers=error.headers)
 
 
 def alb_error_result(error: ApiError) -> dict[str, Any]:
-    """An ALB response for errors raised before the resolver could run (a malformed event)."""
-    status = HTTPStatus(error.status)
-    return {
-        "statusCode": error.status,
-        "statusDescription": f"{error.status} {status.phrase}",
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps(error.body()),
-        "isBase64Encoded": False,
-    }
+    """An ALB response for errors raised before the router could run (a malformed event)."""
+    return to_alb_result(error_response(error))
 
 
-def build_app(service: InferenceService) -> ALBResolver:
-    """Wire the routes to ``service``; the resolver is built once per environment."""
-    app = ALBResolver()
+def build_app(service: InferenceService) -> Router:
+    """Wire the routes to ``service``; the router is built once per environment."""
+    app = Router()
     config = service.config
 
-    def request_context() -> dict[str, Any]:
-        return {"instance": instance_id(), "cold_start": app.context.get("cold_start", False),
+    def request_context(request: Request) -> dict[str, Any]:
+        return {"instance": instance_id(), "cold_start": request.context.get("cold_start", False),
                 "tier": config.tier}
 
-    @app.post("/predict")
-    def predict() -> dict[str, Any]:
+    def predict(request: Request) -> dict[str, Any]:
         # The native route takes the body shape of the loaded model's task:
         #   embeddings      {"inputs": [...]}                        -> [[float, ...], ...]
         #   classification  {"inputs": [...], "top_k": k?}          -> [[{"label", "score"}, ...], ...]
@@ -85,8 +73,8 @@ def build_app(service: InferenceService) -> ALBResolver:
         from .errors import UnprocessableError
         from .validation import parse_classify_body, parse_rerank_body
 
-        requested_tier(app.current_event.headers)
-        raw = _raw_body(app.current_event.raw_event)
+        requested_tier(request.headers)
+        raw = _raw_body(request.event)
         task = service.task  # loads the model if needed: 503 with the reason when it cannot
         started = time.perf_counter()
         outputs: list[Any]
@@ -106,22 +94,22 @@ def build_app(service: InferenceService) -> ALBResolver:
             raise UnprocessableError(str(exc), code="task_not_supported") from exc
         logger.debug("predict", extra={"task": task, "inputs": len(texts),
                                        "inference_ms": round((time.perf_counter() - started) * 1000, 3)})
-        return {"outputs": outputs, **service.model_identity(), **request_context()}
+        return {"outputs": outputs, **service.model_identity(), **request_context(request)}
 
-    def warm() -> dict[str, Any]:
+    def warm(request: Request) -> dict[str, Any]:
         # Cheap by design: no inference. keep-warm passes hold_ms so that its N
         # concurrent pings overlap and land on N distinct environments.
-        hold_ms = parse_hold_ms((app.current_event.query_string_parameters or {}).get("hold_ms"), config)
+        hold_ms = parse_hold_ms(request.query.get("hold_ms"), config)
         if not service.ready:
             service.load()  # raises ModelNotReadyError (503) with the reason
         if hold_ms:
             time.sleep(hold_ms / 1000.0)
-        context = request_context()
+        context = request_context(request)
         return {"status": "warm", "model_loaded": True, **service.model_identity(), **context,
                 "first_invocation": context["cold_start"], "init_type": init_type(),
                 "init": service.init_summary()}
 
-    def health() -> dict[str, Any]:
+    def health(request: Request) -> dict[str, Any]:
         if not service.ready:
             raise ModelUnavailableError(
                 f"not ready: {service.error or 'the model has not been loaded yet'}",
@@ -131,48 +119,47 @@ def build_app(service: InferenceService) -> ALBResolver:
                 "tier": config.tier, "init_type": init_type(), "init": service.init_summary()}
 
     # The ecosystem's shapes: each module parses its own body and answers a dict or list.
-    def inference_body() -> bytes:
-        requested_tier(app.current_event.headers)
-        return _raw_body(app.current_event.raw_event)
+    def inference_body(request: Request) -> bytes:
+        requested_tier(request.headers)
+        return _raw_body(request.event)
 
-    def openai_embeddings() -> dict[str, Any]:
+    def openai_embeddings(request: Request) -> dict[str, Any]:
         from .openai import create_embeddings
 
-        return create_embeddings(inference_body(), service, config)
+        return create_embeddings(inference_body(request), service, config)
 
-    def tei_embed() -> Any:
+    def tei_embed(request: Request) -> Any:
         from . import tei
 
-        return tei.embed(inference_body(), service, config)
+        return tei.embed(inference_body(request), service, config)
 
-    def tei_rerank() -> Any:
+    def tei_rerank(request: Request) -> Any:
         from . import tei
 
-        return tei.rerank(inference_body(), service, config)
+        return tei.rerank(inference_body(request), service, config)
 
-    def tei_root() -> Any:
+    def tei_root(request: Request) -> Any:
         from . import tei
 
-        return tei.root(inference_body(), service, config)
+        return tei.root(inference_body(request), service, config)
 
-    def openapi() -> dict[str, Any]:
+    def openapi(request: Request) -> dict[str, Any]:
         from .openapi import openapi_document
         from .served import served_model
 
         # Before the model is loaded: the generic document, rather than a 503.
         return openapi_document(config, served_model(service).facts() if service.ready else None)
 
-    handlers: dict[str, Callable[[], Any]] = {
-        "warm": warm, "health": health, "openapi": openapi, "openai_embeddings": openai_embeddings,
+    handlers: dict[str, Callable[[Request], Any]] = {
+        "predict": predict, "warm": warm, "health": health, "openapi": openapi, "openai_embeddings": openai_embeddings,
         "tei_embed": tei_embed, "tei_rerank": tei_rerank, "tei_root": tei_root,
     }
     for route in ROUTE_SPECS:
-        if route.operation != "predict":  # registered by its decorator above
-            app.route(route.path, route.method)(handlers[route.operation])
+        app.route(route.path, route.method)(handlers[route.operation])
 
     @app.not_found
-    def not_found(_: NotFoundError) -> Response:
-        method, path = app.current_event.http_method, app.current_event.path
+    def not_found(request: Request) -> Response:
+        method, path = request.method, request.path
         allowed = ROUTES.get(path)
         # Method and path are the client's: quoted, so that no control character or lone
         # surrogate is echoed into the response.
@@ -187,22 +174,23 @@ def build_app(service: InferenceService) -> ALBResolver:
         ), openai=is_openai_path(path))
 
     @app.exception_handler(ApiError)
-    def api_error(error: ApiError) -> Response:
+    def api_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ApiError)  # nosec B101 (registered for ApiError)
         if error.status >= 500:
             logger.warning("request refused", extra={"code": error.code, "error": error.message})
-        return error_response(error, openai=is_openai_path(app.current_event.path))
+        return error_response(error, openai=is_openai_path(request.path))
 
     @app.exception_handler(ModelNotReadyError)
-    def model_not_ready(error: ModelNotReadyError) -> Response:
+    def model_not_ready(request: Request, error: Exception) -> Response:
         # The model layer says why it is not ready; the HTTP layer says 503 model_not_ready.
-        return api_error(ModelUnavailableError(str(error)))
+        return api_error(request, ModelUnavailableError(str(error)))
 
     @app.exception_handler(Exception)
-    def unexpected(error: Exception) -> Response:
+    def unexpected(request: Request, error: Exception) -> Response:
         # A bug of ours, not the client's: log the traceback, answer without it.
         logger.exception("unhandled error")
         return error_response(InternalError("internal error; the details are in the function's logs"),
-                              openai=is_openai_path(app.current_event.path))
+                              openai=is_openai_path(request.path))
 
     return app
 
@@ -231,20 +219,14 @@ def build_handler(service: InferenceService) -> Handler:
             check_alb_event(event)
         except ApiError as error:
             return alb_error_result(error)
-        app.append_context(cold_start=cold)
         try:
-            result = app.resolve(event, context)
+            return app.resolve(event, {"cold_start": cold})
         except Exception:
-            # Routes' errors are answered inside resolve(); this is the resolver itself
-            # failing. Raising would cost the client a 502 from the ALB and the
-            # environment nothing, but the answer would say nothing: log it, answer 500.
+            # Routes' errors are answered inside resolve(); this is the router itself
+            # failing (an answer it cannot serialise, say). Raising would cost the client a
+            # 502 from the ALB and the environment nothing, but the answer would say
+            # nothing: log it, answer 500.
             logger.exception("unhandled error outside the routes")
             return alb_error_result(InternalError("internal error; the details are in the function's logs"))
-        finally:
-            app.clear_context()
-        # ALB wants a status line; Powertools leaves it out.
-        status = HTTPStatus(result["statusCode"])
-        result.setdefault("statusDescription", f"{status.value} {status.phrase}")
-        return result
 
     return handler

@@ -1,0 +1,106 @@
+"""The runtime's own ALB router and JSON log lines (what replaced Powertools on the request path)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from inference_runtime import log
+from inference_runtime.api.events import alb_request_event
+from inference_runtime.api.router import Request, Response, Router
+
+
+class Refused(Exception):
+    pass
+
+
+class RefusedHard(Refused):
+    pass
+
+
+@pytest.fixture()
+def router() -> Router:
+    router = Router()
+
+    @router.route("/echo", "POST")
+    def echo(request: Request) -> dict[str, Any]:
+        return {"tier": request.headers.get("x-latency-tier"), "hold": request.query.get("hold_ms"),
+                "cold": request.context.get("cold_start")}
+
+    @router.route("/refuse", "GET")
+    def refuse(request: Request) -> Any:
+        raise RefusedHard("no")
+
+    @router.route("/bug", "GET")
+    def bug(request: Request) -> Any:
+        raise KeyError("oops")
+
+    @router.not_found
+    def not_found(request: Request) -> Response:
+        return Response(404, {"missing": f"{request.method} {request.path}"})
+
+    @router.exception_handler(Refused)
+    def refused(request: Request, error: Exception) -> Response:
+        return Response(409, {"refused": type(error).__name__}, headers={"Retry-After": "1"})
+
+    return router
+
+
+def test_routes_by_method_and_exact_path_with_the_alb_status_line(router: Router) -> None:
+    result = router.resolve(alb_request_event("POST", "/echo", headers={"X-Latency-Tier": "premium"},
+                                              query={"hold_ms": "5"}), {"cold_start": True})
+    assert result["statusCode"] == 200 and result["statusDescription"] == "200 OK"
+    assert result["headers"] == {"Content-Type": "application/json"} and result["isBase64Encoded"] is False
+    assert json.loads(result["body"]) == {"tier": "premium", "hold": "5", "cold": True}
+    # a different method, or the path with a trailing slash, is no route (as ALBResolver's ^path$)
+    for method, path in (("GET", "/echo"), ("POST", "/echo/")):
+        missed = router.resolve(alb_request_event(method, path))
+        assert missed["statusCode"] == 404 and json.loads(missed["body"]) == {"missing": f"{method} {path}"}
+
+
+def test_an_error_goes_to_the_handler_of_its_nearest_class_and_an_unhandled_one_raises(router: Router) -> None:
+    refused = router.resolve(alb_request_event("GET", "/refuse"))
+    assert (refused["statusCode"], refused["statusDescription"]) == (409, "409 Conflict")
+    assert json.loads(refused["body"]) == {"refused": "RefusedHard"} and refused["headers"]["Retry-After"] == "1"
+    # no handler for KeyError here: the caller (routes.build_handler) answers 500 for it
+    with pytest.raises(KeyError):
+        router.resolve(alb_request_event("GET", "/bug"))
+
+
+def test_multi_value_events_are_read_and_answered_in_multi_value_fields(router: Router) -> None:
+    # GIVEN an event from a target group with multi-value headers on
+    event = alb_request_event("POST", "/echo")
+    event.pop("headers"), event.pop("queryStringParameters")
+    event["multiValueHeaders"] = {"X-Latency-Tier": ["standard", "premium"]}
+    event["multiValueQueryStringParameters"] = {"hold_ms": ["1", "7"]}
+    # WHEN it is resolved
+    result = router.resolve(event)
+    # THEN the last value of each counts, and the answer's headers are multi-value too
+    assert json.loads(result["body"])["tier"] == "premium" and json.loads(result["body"])["hold"] == "7"
+    assert result["multiValueHeaders"] == {"Content-Type": ["application/json"]} and "headers" not in result
+
+
+def test_log_lines_are_one_json_object_with_the_extra_fields(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "inference-test")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("AWS_LAMBDA_LOG_LEVEL", "WARN")  # the function's ApplicationLogLevel wins
+    monkeypatch.setattr(log, "_logger", None)
+    try:
+        log.logger.info("dropped")
+        try:
+            raise ValueError("bad \ud800 value")
+        except ValueError:
+            log.logger.exception("kept", extra={"event": "x", "path": log})
+        lines = capsys.readouterr().out.splitlines()
+    finally:
+        monkeypatch.setattr(log, "_logger", None)
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert (entry["level"], entry["message"], entry["service"], entry["event"]) == \
+        ("ERROR", "kept", "inference-test", "x")
+    assert entry["exception_name"] == "ValueError" and "bad" in entry["exception"]
+    assert entry["timestamp"].endswith("Z") and entry["location"].startswith("test_log_lines")
+    assert entry["path"].startswith("<module")  # a value JSON cannot hold is logged as its text
