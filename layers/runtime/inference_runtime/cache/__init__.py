@@ -82,7 +82,10 @@ class ModelCache:
                 stats.update(tier="disk", bytes=entry.size, verify_ms=(time.perf_counter() - started) * 1000)
             else:
                 source = self.source
-                stored = self.disk.store(entry, lambda into: source.fetch(entry, into, stats, on_frame=on_frame))
+                stored = self.disk.store(entry, lambda into: source.fetch(entry, into, stats, on_frame=on_frame),
+                                         stats)
+                if stats.get("fetched_by") == "another process":
+                    stats.update(tier="disk", bytes=entry.size)
             path = self._link_into_view(entry, stored)
         self.memory.put(entry, path)
         stats["path"] = entry.path

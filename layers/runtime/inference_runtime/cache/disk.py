@@ -9,17 +9,29 @@ keep its own progress beside (``<sha256>.partial.*``), and renames it once the w
 returns. A cached file is hashed again before reuse; a bad one is deleted and reported
 as a miss, so the caller refetches it.
 
+Safe under many processes at once (Lambda Managed Instances run several worker
+processes per execution environment, each with its own init, all sharing ``/tmp``):
+``store`` holds an exclusive ``flock`` on ``<sha256>.lock`` while it fetches, so of N
+processes that miss the same file at once one fetches it and the others wait on the
+lock, then find the verified file and reuse it (each still hashes it before use: nothing
+is loaded unverified by the process that loads it). A process that dies mid-fetch
+releases its lock with its last file descriptor, and the next one resumes its partial
+file. Eviction skips files whose lock another process holds.
+
 Public surface: ``get``, ``put`` (bytes already verified), ``store`` (a verified
 writer's output), ``reserve``, and the paths ``path_for``/``partial_path``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..artifact import IntegrityError, atomic_write_bytes, verify_file
 from .base import Tier
@@ -29,6 +41,7 @@ if TYPE_CHECKING:
     from ..artifact import FileEntry
 
 PARTIAL_SUFFIX = ".partial"
+LOCK_SUFFIX = ".lock"
 
 
 class DiskTier(Tier):
@@ -63,16 +76,38 @@ class DiskTier(Tier):
         atomic_write_bytes(self.path_for(entry), data)
         return self.path_for(entry)
 
-    def store(self, entry: FileEntry, write: Callable[[Path], None]) -> Path:
+    def store(self, entry: FileEntry, write: Callable[[Path], None], stats: dict[str, Any] | None = None) -> Path:
         """Make room, let ``write`` fill ``<sha256>.partial`` with verified bytes, then give it its name.
 
-        If ``write`` raises, the partial file stays for the next attempt to resume from.
+        Under the file's lock: if another process stored it while this one waited, its
+        verified copy is returned and ``write`` is not called (``stats["fetched_by"]``
+        says which happened, ``stats["lock_wait_ms"]`` how long the wait was). If
+        ``write`` raises, the partial file stays for the next attempt to resume from.
         """
-        self.reserve(entry.size, keep=entry.sha256)
-        write(self.partial_path(entry))
-        final = self.path_for(entry)
-        os.replace(self.partial_path(entry), final)
-        return final
+        stats = {} if stats is None else stats
+        with self._locked(entry, stats):
+            stored = self.get(entry)
+            if stored is not None:
+                stats["fetched_by"] = "another process"
+                return stored
+            self.reserve(entry.size, keep=entry.sha256)
+            write(self.partial_path(entry))
+            final = self.path_for(entry)
+            os.replace(self.partial_path(entry), final)
+            stats["fetched_by"] = "this process"
+            return final
+
+    @contextmanager
+    def _locked(self, entry: FileEntry, stats: dict[str, Any]) -> Iterator[None]:
+        """An exclusive lock on one file of the cache, across processes (flock: released if the holder dies)."""
+        started = time.perf_counter()
+        with open(self.root / f"{entry.sha256}{LOCK_SUFFIX}", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stats["lock_wait_ms"] = (time.perf_counter() - started) * 1000
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def used_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.root.iterdir() if p.is_file())
@@ -88,14 +123,27 @@ class DiskTier(Tier):
                 f"{self.max_bytes / 2**20:.1f} MiB at {self.root}; raise the function's ephemeral storage "
                 "(EphemeralStorageSize) or MODEL_CACHE_MAX_MB")
         complete = sorted((p for p in self.root.iterdir() if p.is_file() and not p.name.startswith(keep)
-                           and PARTIAL_SUFFIX not in p.name), key=lambda p: p.stat().st_mtime)
+                           and PARTIAL_SUFFIX not in p.name and not p.name.endswith(LOCK_SUFFIX)),
+                          key=lambda p: p.stat().st_mtime)
         while self.used_bytes() + needed > self.max_bytes and complete:
-            self._evict(complete.pop(0))
+            self._evict_unless_busy(complete.pop(0))
         free = shutil.disk_usage(self.root).free
         if self.used_bytes() + needed > self.max_bytes or needed > free + self._partial_bytes(keep):
             raise CacheCapacityError(
                 f"{needed / 2**20:.1f} MiB do not fit in {self.root}: {free / 2**20:.1f} MiB free, cache limit "
                 f"{self.max_bytes / 2**20:.1f} MiB; raise EphemeralStorageSize or MODEL_CACHE_MAX_MB")
+
+    def _evict_unless_busy(self, path: Path) -> None:
+        """Evict ``path`` unless another process holds its lock (it is fetching it right now)."""
+        with open(self.root / f"{path.name}{LOCK_SUFFIX}", "a+b") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            try:
+                self._evict(path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _evict(self, path: Path) -> None:
         """Remove a cached file and the named views of it (hard links), so its space is freed."""
