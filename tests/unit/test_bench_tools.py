@@ -49,3 +49,57 @@ def test_dashboard_and_alarms_name_only_metrics_the_code_emits() -> None:
             used = {properties["MetricName"]} if "MetricName" in properties else {
                 m["MetricStat"]["Metric"]["MetricName"] for m in properties["Metrics"] if "MetricStat" in m}
             assert used - restore <= emitted, alarm
+
+
+# --- make bench-gpu where there is no GPU: what it can run here -------------------------
+
+def test_bench_gpu_says_it_skips_without_a_gpu_and_exits_cleanly() -> None:
+    out = subprocess.run([sys.executable, "-m", "tools.bench.gpu"], cwd=REPO_ROOT, capture_output=True, text=True)
+    check = subprocess.run([sys.executable, "-m", "tools.bench.gpu", "--check"], cwd=REPO_ROOT, capture_output=True,
+                           text=True)
+    assert out.returncode == 0 and out.stdout.startswith("bench-gpu: skipped: ")
+    assert check.returncode == 3 and "make bench-gpu" in check.stdout
+
+
+def test_bench_gpu_big_model_computes_its_matmul_stack(tmp_path: Path) -> None:
+    # GIVEN the benchmark's multi-GB model, made small (width 64, 3 layers)
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from tools.bench.gpu import make_big_model
+
+    model = make_big_model(tmp_path, 3 * 64 * 64 * 4 / 2**30, width=64)
+    # WHEN ONNX Runtime runs it THEN it is Relu(x @ W) three times, weights in the external file
+    weights = [onnx.numpy_helper.to_array(t, base_dir=str(tmp_path)) for t in onnx.load(str(model)).graph.initializer]
+    x = np.random.default_rng(1).standard_normal((2, 64), dtype=np.float32)
+    expected = x
+    for weight in weights:
+        expected = np.maximum(expected @ weight, 0)
+    (got,) = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    assert len(weights) == 3 and np.allclose(got, expected, atol=1e-4)
+    assert (tmp_path / "model.onnx.data").stat().st_size == 3 * 64 * 64 * 4
+
+
+def test_bench_gpu_session_probe_runs_both_models_on_the_cpu(artifact_dir: Path, tmp_path: Path) -> None:
+    from tools.bench.gpu import make_big_model
+
+    big = make_big_model(tmp_path, 2 * 32 * 32 * 4 / 2**30, width=32)
+    for model, shapes in ((artifact_dir / "model.onnx", "1x16,4x32"), (big, "1x32,8x32")):
+        out = subprocess.run([sys.executable, "-m", "tools.bench.gpu_probe", "session", str(model), "--shapes", shapes,
+                              "--cpu"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        assert report["providers"] == ["CPUExecutionProvider"] and report["create_s"] > 0
+        assert [(s["batch"], s["width"]) for s in report["shapes"]] == [
+            tuple(int(n) for n in shape.split("x")) for shape in shapes.split(",")]
+        assert all(s["first_ms"] > 0 and s["stable_ms"] > 0 for s in report["shapes"])
+    # AND the big model's outputs are what its weights give for the probe's inputs
+    import numpy as np
+    import onnx
+
+    weights = [onnx.numpy_helper.to_array(t, base_dir=str(tmp_path)) for t in onnx.load(str(big)).graph.initializer]
+    for (batch, width), got in zip(((1, 32), (8, 32)), report["outputs"], strict=True):
+        x = np.random.default_rng(0).standard_normal((batch, width), dtype=np.float32)
+        for weight in weights:
+            x = np.maximum(x @ weight, 0)
+        assert abs(float(x.sum()) - got) < 1e-3 * max(1.0, abs(got))

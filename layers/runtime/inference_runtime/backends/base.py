@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 
 #: The verified local copies a backend opens: the manifest's path of each file -> its local path.
 VerifiedPaths = Mapping[str, "Path"]
+
+
+class DeviceChoice(NamedTuple):
+    """Where the session runs ("cpu" or "cuda"), and why (for the trace)."""
+
+    name: str
+    reason: str
 
 
 class InferenceBackend(ABC):
@@ -46,9 +53,20 @@ class InferenceBackend(ABC):
         """Import the inference libraries (slow, and holds the GIL: the loader fetches beside it)."""
 
     @classmethod
+    def select_device(cls, execution_provider: str) -> DeviceChoice:
+        """Where to run, for ORT_EXECUTION_PROVIDER (auto, cuda, cpu); after ``import_libraries``."""
+        return DeviceChoice("cpu", f"the {cls.name} backend runs on the CPU only")
+
+    @classmethod
+    def init_device(cls, device: DeviceChoice) -> dict[str, Any]:
+        """Initialise the device (CUDA init); what it took, for the trace. BackendError if it cannot."""
+        return {}
+
+    @classmethod
     @abstractmethod
-    def open_session(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0) -> Any:
-        """The graph's session, opened from verified paths (``import_libraries`` first)."""
+    def open_session(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0,
+                     device: DeviceChoice | None = None, prepacking: bool = True) -> Any:
+        """The graph's session on ``device``, opened from verified paths (``import_libraries`` first)."""
 
     @classmethod
     @abstractmethod

@@ -1,4 +1,4 @@
-"""ONNX Runtime on CPU with the ``tokenizers`` library: the runtime backend of the image.
+"""ONNX Runtime (CPU, or CUDA in the GPU image) with the ``tokenizers`` library: the runtime's backend.
 
 numpy, onnxruntime and tokenizers are imported in ``import_libraries`` so that importing
 the handler stays cheap; they are only paid for on the model-loading path. This module
@@ -12,13 +12,20 @@ manifest's ``max_sequence_length``; a pair (query, document) is encoded as one s
 with the tokenizer's own pair template, truncating the longer side first, as
 transformers' tokenizers do by default.
 
+The device: ``select_device`` picks CUDA when asked for (ORT_EXECUTION_PROVIDER=cuda)
+or, by default (auto), when this onnxruntime has the CUDA execution provider; the loader
+then runs ``init_device`` (CUDA init, ``backends/cuda.py``) as its own phase, and on an
+auto choice falls back to the CPU, with the reason in the trace, if there is no GPU.
+
 Session choices, each measured (``make bench``, README "Load path"):
-- the graph was optimised offline at build time, so runtime optimisation is off
-  (same inference speed, less session-creation time);
+- the graph was optimised offline at build time for the provider the manifest names
+  (``optimized_for``, CPU by default), so runtime optimisation is off when the session
+  runs there (same inference speed, less session-creation time), and on otherwise;
 - weights come as external data in a file beside the graph, verified, then opened by
   ONNX Runtime itself, which maps them rather than copying them;
-- weight prepacking stays on: turning it off saves about 30 ms of session creation but
-  makes every inference about 60% slower;
+- weight prepacking is on for one process per environment and off for several
+  (config.resolve_prepacking: a private packed copy per process against ~30% faster
+  inference; ``make bench-workers``);
 - the memory arena and thread count stay at ONNX Runtime's defaults (no measurable gain).
 """
 
@@ -28,7 +35,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import ManifestError
-from .base import InferenceBackend
+from .base import DeviceChoice, InferenceBackend
 from .errors import BackendError
 
 if TYPE_CHECKING:
@@ -48,7 +55,7 @@ LEGACY_PAD_TOKEN = "[PAD]"  # nosec B105
 
 
 class OnnxBackend(InferenceBackend):
-    name = "onnxruntime-cpu"
+    name = "onnxruntime"
 
     def __init__(self, manifest: Manifest, session: Any, tokenizer: Any, np: Any) -> None:
         super().__init__(manifest)
@@ -87,18 +94,54 @@ class OnnxBackend(InferenceBackend):
         import tokenizers  # noqa: F401
 
     @classmethod
-    def open_session(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0) -> Any:
+    def select_device(cls, execution_provider: str) -> DeviceChoice:
         import onnxruntime as ort
 
+        from .cuda import has_cuda_provider
+
+        if execution_provider == "cpu":
+            return DeviceChoice("cpu", "ORT_EXECUTION_PROVIDER=cpu")
+        if has_cuda_provider(ort):
+            return DeviceChoice("cuda", f"ORT_EXECUTION_PROVIDER={execution_provider} and onnxruntime "
+                                        f"{ort.__version__} has the CUDA execution provider")
+        if execution_provider == "cuda":
+            raise BackendError(f"ORT_EXECUTION_PROVIDER=cuda, but onnxruntime {ort.__version__} has no CUDA "
+                               f"execution provider (it has {', '.join(ort.get_available_providers())}); "
+                               "run the GPU image (onnxruntime-gpu), or set ORT_EXECUTION_PROVIDER=auto")
+        return DeviceChoice("cpu", f"onnxruntime {ort.__version__} has no CUDA execution provider")
+
+    @classmethod
+    def init_device(cls, device: DeviceChoice) -> dict[str, Any]:
+        if device.name != "cuda":
+            return {}
+        import onnxruntime as ort
+
+        from .cuda import init_cuda
+
+        return init_cuda(ort)
+
+    @classmethod
+    def open_session(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0,
+                     device: DeviceChoice | None = None, prepacking: bool = True) -> Any:
+        import onnxruntime as ort
+
+        device = device or DeviceChoice("cpu", "default")
         model_entry = _model_entry(manifest)
         options = ort.SessionOptions()
-        if manifest.model.get("graph_optimization"):
-            # Optimised at build time by the same onnxruntime version: skip it here.
+        if manifest.model.get("graph_optimization") and manifest.model.get("optimized_for", "cpu") == device.name:
+            # Optimised at build time for this provider: skip it here.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         else:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_threads:
             options.intra_op_num_threads = intra_op_threads
+        if not prepacking:
+            options.add_session_config_entry("session.disable_prepacking", "1")
+        providers: list[Any] = ["CPUExecutionProvider"]
+        if device.name == "cuda":
+            from .cuda import CUDA_PROVIDER, cuda_provider_options
+
+            providers = [(CUDA_PROVIDER, cuda_provider_options()), "CPUExecutionProvider"]
         model_path = paths[model_entry.path]
         if any(paths[e.path] != model_path.parent / e.path for e in _data_entries(manifest)):
             raise BackendError(f"the external data of {model_entry.path} is not beside it; the cache "
@@ -107,10 +150,14 @@ class OnnxBackend(InferenceBackend):
             # From the verified files by name: ONNX Runtime maps the external weights
             # instead of copying them (measured: ~0.2 s faster, ~170 MB less memory
             # than handing it the bytes).
-            return ort.InferenceSession(str(model_path), sess_options=options,
-                                        providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise BackendError(f"ONNX Runtime could not load {model_entry.path}: {exc}") from exc
+        if device.name == "cuda" and session.get_providers()[0] != providers[0][0]:
+            # ONNX Runtime falls back to the CPU quietly when its CUDA provider cannot start.
+            raise BackendError(f"ONNX Runtime created the session on {session.get_providers()} rather than "
+                               "CUDA; check the CUDA and cuDNN libraries (onnxruntime-gpu's requirements)")
+        return session
 
     @classmethod
     def session_providers(cls, session: Any) -> list[str]:

@@ -22,6 +22,8 @@ class InitPhase(StrEnum):
     FETCH_ARTIFACT = "fetch_artifact"
     #: import the inference library (onnxruntime)
     IMPORT_BACKEND = "import_backend"
+    #: GPU only: load CUDA's libraries and create the device's context (beside the verification)
+    CUDA_INIT = "cuda_init"
     #: wait for the weights' sha256 to be verified (it runs beside the imports)
     AWAIT_VERIFICATION = "await_verification"
     #: open the inference session from the verified files

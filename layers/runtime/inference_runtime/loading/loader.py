@@ -7,9 +7,9 @@ imports, opens and runs, and neither knows the other.
 Loading overlaps its two slow halves. Reading and hashing the artifact's files
 releases the GIL, and so does creating the session, so:
 
-    fetch thread:   every file through the cache ─┐  (read or fetch, sha256)
-    load thread:    import numpy/onnxruntime ─────┴─> create session ──┬─> warm-up
-    fetch thread:                                     tokenizer ────────┘
+    fetch thread:   every file through the cache ───────────┐  (read or fetch, sha256)
+    load thread:    import numpy/onnxruntime ─> [CUDA init] ─┴─> create session ──┬─> warm-up
+    fetch thread:                                               tokenizer ────────┘
     caller:                          (on_imported) import the HTTP layer
 
 Imports hold the GIL, so two threads importing at once only take turns: the caller
@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import read_manifest
-from ..backends import backend_for
+from ..backends import BackendError, backend_for
+from ..backends.base import DeviceChoice
 from ..cache import BundledSource, DiskTier, ModelCache, S3Source
 from ..lifecycle.phases import InitPhase
 from ..registry import resolve_model
@@ -93,6 +94,7 @@ class ModelLoader:
             finally:
                 if on_imported is not None:
                     on_imported()
+            device = self._open_device(backend_type)
             with trace.phase(InitPhase.AWAIT_VERIFICATION):
                 paths = pending.result()
             # Creating the session releases the GIL; the tokenizer and the caller's imports
@@ -101,8 +103,15 @@ class ModelLoader:
             # (measured: ~15 ms off the cold start against loading the tokenizer after).
             tokenizer_pending = pool.submit(self._open_tokenizer, backend_type, manifest, paths)
             with trace.phase(InitPhase.CREATE_SESSION) as attrs:
-                session = backend_type.open_session(manifest, paths, intra_op_threads=self.config.intra_op_threads)
-                attrs["providers"] = backend_type.session_providers(session)
+                session = backend_type.open_session(manifest, paths, intra_op_threads=self.config.intra_op_threads,
+                                                    device=device, prepacking=self.config.prepacking)
+                attrs.update(providers=backend_type.session_providers(session), device=device.name,
+                             device_reason=device.reason, prepacking=self.config.prepacking,
+                             worker_processes=self.config.worker_processes)
+                if device.name == "cuda":
+                    from ..backends.cuda import gpu_memory_used_mb
+
+                    attrs["gpu_memory_used_mb"] = gpu_memory_used_mb()
             tokenizer = tokenizer_pending.result()
         backend = backend_type.from_parts(manifest, session, tokenizer)
         task = task_for(manifest, backend)  # ManifestError when the task's fields are wrong
@@ -112,6 +121,25 @@ class ModelLoader:
             sequence_lengths=self.config.warmup_sequence_lengths, iterations=self.config.warmup_iterations,
         )
         return LoadedModel(task, warmup_results)
+
+    def _open_device(self, backend_type: type[InferenceBackend]) -> DeviceChoice:
+        """The device the session runs on; a GPU's CUDA init is its own phase.
+
+        With ORT_EXECUTION_PROVIDER=auto, a CUDA provider without a usable GPU falls back to
+        the CPU (the reason is in the trace); with cuda, it is an error (the model is not ready).
+        """
+        device = backend_type.select_device(self.config.execution_provider)
+        if device.name == "cpu":
+            return device
+        with self.trace.phase(InitPhase.CUDA_INIT) as attrs:
+            try:
+                attrs.update(backend_type.init_device(device))
+            except BackendError as exc:
+                if self.config.execution_provider != "auto":
+                    raise
+                attrs["fallback"] = f"cpu: {exc}"
+                return DeviceChoice("cpu", f"auto: no usable GPU ({exc})")
+        return device
 
     def _open_tokenizer(self, backend_type: type[InferenceBackend], manifest: Manifest, paths: VerifiedPaths) -> Any:
         with self.trace.phase(InitPhase.LOAD_TOKENIZER):
