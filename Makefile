@@ -24,6 +24,9 @@ VENV := .venv
 RUNTIME_VENV := .venv-runtime
 # The SAM CLI and the security scanners pin their dependencies exactly: each gets a venv.
 SAM_VENV := .venv-sam
+# The GPU image's runtime (onnxruntime-gpu + the CUDA and cuDNN wheels) for make bench-gpu,
+# made only on a machine with a GPU; Python 3.13 as Lambda Managed Instances run it.
+GPU_VENV := .venv-gpu
 SCAN_VENV := .venv-scan
 SAM := $(SAM_VENV)/bin/sam
 STAMPS := .stamps
@@ -44,7 +47,7 @@ endif
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch publish report
+.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-gpu publish report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -74,6 +77,12 @@ $(STAMPS)/sam-venv: tools/requirements-sam.txt tools/requirements-sam.lock
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip==26.3
 	$(SAM_VENV)/bin/python -m pip install --quiet -r tools/requirements-sam.txt -c tools/requirements-sam.lock
+	@touch $@
+
+$(STAMPS)/gpu-venv: functions/inference/requirements-gpu.txt
+	@mkdir -p $(STAMPS)
+	$(or $(GPU_PYTHON),$(call first_working,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13)),$(RUNTIME_PYTHON)) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/python -m pip install --quiet --no-deps -r functions/inference/requirements-gpu.txt
 	@touch $@
 
 $(STAMPS)/scan-venv: tools/requirements-scan.txt tools/requirements-scan.lock
@@ -150,15 +159,24 @@ lint-python: $(STAMPS)/venv ## ruff and mypy on the runtime, the functions, the 
 lint: lint-python lint-template lint-docker lint-security ## all static checks
 
 clean: ## remove venvs, build outputs and caches
-	rm -rf $(VENV) $(RUNTIME_VENV) $(SAM_VENV) $(SCAN_VENV) $(STAMPS) build .aws-sam .pytest_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) $(SAM_VENV) $(SCAN_VENV) $(GPU_VENV) $(STAMPS) build .aws-sam .pytest_cache
 
-bench: bench-coldstart bench-fetch ## both benchmarks below -> build/bench/
+bench: bench-coldstart bench-fetch bench-workers ## the CPU benchmarks below -> build/bench/
 
 bench-coldstart: setup artifact ## cold start vs the naive handler (5 alternating runs), warm latency, memory, sizes
 	$(PY) -m tools.bench.run --runs $(or $(RUNS),5)
 
 bench-fetch: setup ## S3 -> memory on 1 GiB from a loopback S3 server: each stage alone, then the pipeline
 	$(PY) -m tools.bench.fetch --mib $(or $(MIB),1024) --runs 3
+
+bench-workers: setup artifact ## RSS and PSS of N = 1, 2, 4, 8 worker processes sharing a model (prepacking on/off)
+	$(PY) -m tools.bench.workers --workers $(or $(WORKERS),1,2,4,8)
+
+# Without a GPU it says so and stops (exit 0); with one it makes .venv-gpu and measures.
+bench-gpu: $(STAMPS)/venv artifact ## GPU cold start on ONNX Runtime CUDA: LAZY vs EAGER, a multi-GB model, bandwidths
+	@status=0; $(PY) -m tools.bench.gpu --check || status=$$?; \
+	if [ $$status -eq 3 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
+	$(MAKE) --no-print-directory $(STAMPS)/gpu-venv && $(PY) -m tools.bench.gpu --python $(GPU_VENV)/bin/python
 
 publish: setup artifact ## publish the artifact: make publish DEST=s3://bucket/prefix/ [ENDPOINT=http://…] [NAME=…]
 	$(PY) -m tools.publish $(ARTIFACT_DIR) $(DEST) --registry functions/inference/models.json $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(NAME),--name $(NAME))
