@@ -35,8 +35,10 @@ def _report(kind: str, **values: Any) -> None:
 def _cudart() -> Any:
     import onnxruntime as ort
 
+    from inference_runtime.backends.cuda import cudart as load_cudart
+
     ort.preload_dlls(cuda=True, cudnn=True, msvc=False)
-    cudart = ctypes.CDLL("libcudart.so.12")
+    cudart = load_cudart()
     cudart.cudaMalloc.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t]
     cudart.cudaMallocHost.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t]
     cudart.cudaMemcpy.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]

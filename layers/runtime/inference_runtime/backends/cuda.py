@@ -25,8 +25,9 @@ from .errors import BackendError
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
-# The CUDA 12 runtime library of the nvidia-cuda-runtime-cu12 wheel (preload_dlls loads it).
-_CUDART_NAMES = ("libcudart.so.12", "libcudart.so")
+# The CUDA runtime library of NVIDIA's wheel (preload_dlls loads it): CUDA 13 for the
+# onnxruntime-gpu the GPU image pins, 12 for older builds.
+_CUDART_NAMES = ("libcudart.so.13", "libcudart.so.12", "libcudart.so")
 
 # CUDA execution provider options. Encoders have no convolutions, so cuDNN's exhaustive
 # algorithm search would benchmark nothing useful on the first run of every shape;
@@ -64,7 +65,7 @@ def has_cuda_provider(ort: Any) -> bool:
     return CUDA_PROVIDER in ort.get_available_providers()
 
 
-def _cudart() -> Any:
+def cudart() -> Any:
     errors = []
     for name in _CUDART_NAMES:
         try:
@@ -72,13 +73,13 @@ def _cudart() -> Any:
         except OSError as exc:
             errors.append(str(exc))
     raise BackendError(f"the CUDA runtime library could not be loaded ({'; '.join(errors)}); install "
-                       "nvidia-cuda-runtime-cu12 (the GPU image has it)")
+                       "NVIDIA's CUDA runtime wheel (the GPU image has it: requirements-gpu.txt)")
 
 
-def gpu_memory_mb(cudart: Any) -> tuple[float, float]:
+def gpu_memory_mb(runtime: Any) -> tuple[float, float]:
     """(used, total) MiB of the current device, as cudaMemGetInfo reports them (all processes)."""
     free, total = ctypes.c_size_t(), ctypes.c_size_t()
-    status = cudart.cudaMemGetInfo(ctypes.byref(free), ctypes.byref(total))
+    status = runtime.cudaMemGetInfo(ctypes.byref(free), ctypes.byref(total))
     if status != 0:
         raise BackendError(f"cudaMemGetInfo failed with CUDA error {status}")
     return (total.value - free.value) / 2**20, total.value / 2**20
@@ -95,19 +96,19 @@ def init_cuda(ort: Any) -> dict[str, Any]:
     if preload is not None:  # onnxruntime >= 1.21: the nvidia wheels' libraries, before the provider needs them
         preload(cuda=True, cudnn=True, msvc=False)
     attributes["load_libraries_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    cudart = _cudart()
+    runtime = cudart()
     count = ctypes.c_int(0)
-    status = cudart.cudaGetDeviceCount(ctypes.byref(count))
+    status = runtime.cudaGetDeviceCount(ctypes.byref(count))
     if status != 0 or count.value == 0:
         raise BackendError(f"no CUDA device is usable here (cudaGetDeviceCount: error {status}, "
                            f"{count.value} devices); run on a GPU, or set ORT_EXECUTION_PROVIDER=cpu")
     started_context = time.perf_counter()
-    status = cudart.cudaFree(None)  # creates the primary context: the expensive part of CUDA init
+    status = runtime.cudaFree(None)  # creates the primary context: the expensive part of CUDA init
     if status != 0:
         raise BackendError(f"creating the CUDA context failed with CUDA error {status}")
     attributes["context_ms"] = round((time.perf_counter() - started_context) * 1000, 3)
     attributes["devices"] = count.value
-    used, total = gpu_memory_mb(cudart)
+    used, total = gpu_memory_mb(runtime)
     attributes.update(gpu_memory_used_mb=round(used, 1), gpu_memory_total_mb=round(total, 1))
     return attributes
 
@@ -115,6 +116,6 @@ def init_cuda(ort: Any) -> dict[str, Any]:
 def gpu_memory_used_mb() -> float | None:
     """The device's used memory now (all processes), or None where there is no CUDA runtime."""
     try:
-        return round(gpu_memory_mb(_cudart())[0], 1)
+        return round(gpu_memory_mb(cudart())[0], 1)
     except BackendError:
         return None
