@@ -47,7 +47,7 @@ endif
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-gpu publish report
+.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-gpu gpu-image publish report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -147,6 +147,10 @@ lint-docker: $(STAMPS)/venv ## hadolint on the Dockerfile
 
 lint-security: $(STAMPS)/scan-venv ## checkov on template.yaml and the Dockerfile, bandit on the code (skips justified in place)
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	@# checkov leaves out resources whose Condition is false by default: scan the GPU tier on too.
+	@mkdir -p build
+	sed '/^  GpuTier:/,/Default:/ s/Default: "false"/Default: "true"/' template.yaml > build/template-gpu-tier-on.yaml
+	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f build/template-gpu-tier-on.yaml
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f functions/inference/Dockerfile
 	@# bandit also logs a line for every multi-line statement a `# nosec` sits in; those are noise.
 	$(SCAN_VENV)/bin/bandit --quiet -c pyproject.toml -r layers/runtime/inference_runtime functions keepwarm tools \
@@ -177,6 +181,15 @@ bench-gpu: $(STAMPS)/venv artifact ## GPU cold start on ONNX Runtime CUDA: LAZY 
 	@status=0; $(PY) -m tools.bench.gpu --check || status=$$?; \
 	if [ $$status -eq 3 ]; then exit 0; elif [ $$status -ne 0 ]; then exit $$status; fi; \
 	$(MAKE) --no-print-directory $(STAMPS)/gpu-venv && $(PY) -m tools.bench.gpu --python $(GPU_VENV)/bin/python
+
+# The GPU image is not built by sam build (template.yaml's GpuFunction says why): this builds the
+# Dockerfile's runtime-gpu target and pushes it (needs Docker with BuildKit and an ECR login).
+gpu-image: ## build and push the GPU image: make gpu-image GPU_IMAGE_REPOSITORY=<account>.dkr.ecr.<region>.amazonaws.com/<repo>
+	@test -n "$(GPU_IMAGE_REPOSITORY)" || { echo "set GPU_IMAGE_REPOSITORY to an ECR repository URI"; exit 1; }
+	DOCKER_BUILDKIT=1 docker build --target runtime-gpu -f functions/inference/Dockerfile \
+		-t $(GPU_IMAGE_REPOSITORY):runtime-gpu-$$(git rev-parse --short HEAD) .
+	docker push $(GPU_IMAGE_REPOSITORY):runtime-gpu-$$(git rev-parse --short HEAD)
+	@echo "GpuImageUri=$(GPU_IMAGE_REPOSITORY):runtime-gpu-$$(git rev-parse --short HEAD)"
 
 publish: setup artifact ## publish the artifact: make publish DEST=s3://bucket/prefix/ [ENDPOINT=http://…] [NAME=…]
 	$(PY) -m tools.publish $(ARTIFACT_DIR) $(DEST) --registry functions/inference/models.json $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(NAME),--name $(NAME))

@@ -2,7 +2,8 @@
 
 ``translate`` runs the SAM transform (samtranslator, the same version the SAM CLI uses)
 with the given parameter values, the way `sam deploy` would after packaging: the
-image functions get an ImageUri and the layer an S3 location. ``Evaluator`` resolves
+image functions get an ImageUri (the GPU tier's plain AWS::Lambda::Function, an image of its
+own Dockerfile target) and the layer an S3 location. ``Evaluator`` resolves
 what CloudFormation resolves at deploy time, for the intrinsics this template uses
 (Ref, Fn::If, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::GetAtt, Fn::FindInMap,
 conditions, and the Rules functions), so tests can compare what two parameter sets or two stacks would
@@ -24,7 +25,9 @@ from tests.helpers import REPO_ROOT
 
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fast-inference:{tag}"
 LAYER_URI = "s3://sam-artifacts/fast-inference/{key}"
-REQUIRED = {"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0aaa,subnet-0bbb"}
+REQUIRED = {"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0aaa,subnet-0bbb",
+            # used only with GpuTier=true, which a Rule refuses without it
+            "GpuImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/fast-inference-gpu:runtime-gpu-v1"}
 
 
 class _NoManagedPolicies:
@@ -94,6 +97,9 @@ class Evaluator:
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.params:
+            kind = str(self.template.get("Parameters", {}).get(name, {}).get("Type", ""))
+            if kind.startswith("List<") or kind == "CommaDelimitedList":
+                return self.params[name].split(",")   # CloudFormation hands these over as lists
             return self.params[name]
         if name in self.template.get("Resources", {}):
             return f"{self.stack.name}-{name}-{self.stack.uuid[:8]}"

@@ -67,7 +67,9 @@ def test_every_variable_the_template_sets_is_one_the_runtime_names(template: dic
     known = {value for name, value in vars(config).items() if name.isupper() and isinstance(value, str)}
     powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE"}
     names = set(template["Globals"]["Function"]["Environment"]["Variables"])
-    for function in resources(template, "AWS::Serverless::Function").values():
+    functions = {**resources(template, "AWS::Serverless::Function"), **resources(template, "AWS::Lambda::Function")}
+    assert "GpuFunction" in functions  # the plain GPU function too
+    for function in functions.values():
         names |= set(function["Properties"].get("Environment", {}).get("Variables", {}))
     assert names - powertools <= known
 
@@ -129,7 +131,7 @@ def test_dockerfile_runtime_stage_holds_only_inference() -> None:
 
 
 def test_requirements_are_pinned() -> None:
-    for path in ("requirements.txt", "tools/requirements-build.txt"):
+    for path in ("requirements.txt", "tools/requirements-build.txt", "functions/inference/requirements-gpu.txt"):
         for line in (REPO_ROOT / path).read_text().splitlines():
             line = line.split("#")[0].strip()
             if line and not line.startswith("-r"):
