@@ -104,3 +104,29 @@ def test_log_lines_are_one_json_object_with_the_extra_fields(monkeypatch: pytest
     assert entry["exception_name"] == "ValueError" and "bad" in entry["exception"]
     assert entry["timestamp"].endswith("Z") and entry["location"].startswith("test_log_lines")
     assert entry["path"].startswith("<module")  # a value JSON cannot hold is logged as its text
+
+
+def test_a_requests_log_lines_carry_its_request_id(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN an environment whose model cannot load (its requests are refused with a 503, logged)
+    from types import SimpleNamespace
+
+    from inference_runtime.api.routes import build_handler
+    from inference_runtime.config import RuntimeConfig
+    from inference_runtime.service import InferenceService
+    from tests.helpers import load_event
+
+    monkeypatch.setattr(log, "_logger", None)
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tmp_path, model_retry_seconds=3600))
+    service.start()
+    capsys.readouterr()
+    # WHEN a request arrives with Lambda's context
+    answer = build_handler(service)(load_event("predict.json"), SimpleNamespace(aws_request_id="req-0001"))
+    log.logger.info("after the request")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"level"' in line]
+    monkeypatch.setattr(log, "_logger", None)
+    # THEN the line logged while serving it names it, and a line after it does not
+    assert answer["statusCode"] == 503
+    refused = next(line for line in lines if line["message"] == "request refused")
+    assert refused["requestId"] == "req-0001"
+    assert "requestId" not in next(line for line in lines if line["message"] == "after the request")

@@ -3,7 +3,9 @@
 Each line has ``level``, ``location``, ``message``, ``timestamp`` (RFC 3339, UTC),
 ``service`` and the call's ``extra`` fields at the top level (and ``exception``,
 ``exception_name`` for ``logger.exception``): the keys Powertools' Logger writes, so
-queries written for it work. With the function's log format set to JSON (template.yaml),
+queries written for it work; during a request also ``requestId`` (as Lambda's own JSON
+lines have it), which tells apart the interleaved lines of the worker processes of one
+Lambda Managed Instances environment. With the function's log format set to JSON (template.yaml),
 Lambda reads ``level`` to filter by ApplicationLogLevel.
 
 Written on the standard library's ``logging`` rather than Powertools' Logger: importing
@@ -29,6 +31,14 @@ from .config import AWS_LAMBDA_LOG_LEVEL, LOG_LEVEL, SERVICE_NAME
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 _logger: logging.Logger | None = None
+# The invocation being served (one at a time per process, on every Lambda runtime this serves).
+_request_id: str | None = None
+
+
+def set_request_id(request_id: str | None) -> None:
+    """The request the next log lines belong to (the handler sets it; None between requests)."""
+    global _request_id
+    _request_id = request_id
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,6 +56,8 @@ class JsonFormatter(logging.Formatter):
             "timestamp": _rfc3339(record.created),
             "service": self.service,
         }
+        if _request_id:
+            entry["requestId"] = _request_id
         entry.update((key, value) for key, value in vars(record).items() if key not in _RECORD_FIELDS)
         if record.exc_info and record.exc_info[0] is not None:
             entry["exception_name"] = record.exc_info[0].__name__

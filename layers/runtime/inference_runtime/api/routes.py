@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..lifecycle import consume_cold_start, init_type, instance_id
 from ..loading.errors import ModelNotReadyError
-from ..log import logger
+from ..log import logger, set_request_id
 from .errors import (
     ApiError,
     InternalError,
@@ -206,7 +206,11 @@ def build_handler(service: InferenceService) -> Handler:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         cold = consume_cold_start()
-        result = _route(event, context, cold)
+        set_request_id(getattr(context, "aws_request_id", None))
+        try:
+            result = _route(event, context, cold)
+        finally:
+            set_request_id(None)
         if service.metrics is not None:
             path = event.get("path") if isinstance(event, dict) else None
             route = path if isinstance(path, str) and path in ROUTES else "other"  # any event, even a malformed one
