@@ -1,47 +1,94 @@
-"""The whole template on loopback: both tiers' function pools, the Lambda API, the front door.
+"""The whole template on loopback: a fleet per tier, the Lambda API, the front door.
 
     with LocalDeployment() as deployment:
-        deployment.front_door.url        # curl it, with or without X-Latency-Tier
+        deployment.front_door.url                # curl it, with or without X-Latency-Tier
         deployment.lambda_service.endpoint_url   # boto3 Lambda client endpoint_url
+        deployment.summary()                     # every lifecycle event, counted per function
 
-The premium pool is initialised before traffic, as provisioned concurrency does in the
-cloud (the emulator can only run init as part of an invocation, so it sends one
-/warm; that ping is the premium environment's first invocation).
+Each tier is a ``Fleet`` (tools/local/fleet): environments start on demand up to the
+tier's limit (429 from the Lambda API beyond it, 503 from the front door), idle ones are
+reclaimed after a time drawn from the lifecycle model and old ones recycled, and the
+premium tier's provisioned environments (``TierOptions.provisioned``) are initialised
+before traffic, as provisioned concurrency does. The emulator runs init only as part of
+an invocation, so a provisioned environment's init is one /warm; that ping is its first
+invocation. The model's times are divided by ``compression``, so a replay ``compression``
+times faster than the traffic it replays meets reclaims at the same points of it.
+
+``TierOptions.workers`` runs a tier's environments with N worker processes each, as
+Lambda Managed Instances do (one ``MODEL_CACHE_DIR`` per environment, shared by its
+workers); ``TierOptions.snapstart`` starts them from one initialised process by forking
+it (tools/local/fleet/forking.py).
 """
 
 from __future__ import annotations
 
-from inference_runtime.api.events import warm_event
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from .emulator import check_runtime_ready
+from inference_runtime.api.events import warm_event
+from tools.lifecycle_model import DEFAULT_LIFECYCLE, LifecycleModel
+
+from .emulator import FUNCTIONS, check_runtime_ready
+from .fleet import Fleet, FleetConfig, LifecycleLog
 from .frontdoor import FrontDoor, PremiumAccess
-from .lambda_service import FunctionPool, LambdaService
+from .lambda_service import LambdaService
+
+TIER_FUNCTIONS = {"standard": "StandardFunction", "premium": "PremiumFunction"}
+
+
+@dataclass(frozen=True)
+class TierOptions:
+    """One tier's fleet: its concurrency limit, provisioned environments, workers, SnapStart-like start."""
+
+    max_environments: int = 4
+    provisioned: int = 0
+    workers: int = 1
+    snapstart: bool = False
 
 
 class LocalDeployment:
     def __init__(self, *, max_environments: int = 4, prewarm_premium: bool = True,
                  env: dict[str, str] | None = None, front_door_port: int = 0,
-                 premium_access: PremiumAccess | None = None) -> None:
+                 premium_access: PremiumAccess | None = None,
+                 standard: TierOptions | None = None, premium: TierOptions | None = None,
+                 lifecycle: LifecycleModel | None = None, compression: float = 1.0, seed: int = 0,
+                 log_path: Path | None = None, run_dir: Path | None = None) -> None:
         check_runtime_ready()
-        self.pools = {
-            "standard": FunctionPool("StandardFunction", max_environments=max_environments, env=env),
-            "premium": FunctionPool("PremiumFunction", max_environments=max_environments, env=env),
+        tiers = {
+            "standard": standard or TierOptions(max_environments=max_environments),
+            "premium": premium or TierOptions(max_environments=max_environments,
+                                              provisioned=1 if prewarm_premium else 0),
         }
-        self.prewarm_premium = prewarm_premium
-        self.lambda_service = LambdaService({"StandardFunction": self.pools["standard"],
-                                             "PremiumFunction": self.pools["premium"]})
-        self.front_door = FrontDoor(self.pools, port=front_door_port, premium_access=premium_access)
+        self.lifecycle = (lifecycle or DEFAULT_LIFECYCLE).scaled(compression)
+        self.log = LifecycleLog(log_path)
+        self.fleets: dict[str, Fleet] = {}
+        for tier, options in tiers.items():
+            config = FleetConfig(max_environments=options.max_environments, provisioned=options.provisioned,
+                                 workers=options.workers, lifecycle=self.lifecycle, seed=seed)
+            self.fleets[tier] = _make_fleet(TIER_FUNCTIONS[tier], config, options, env=env,
+                                            warm=warm_event(tier=tier), log=self.log,
+                                            run_dir=run_dir / tier if run_dir else None)
+        self.pools = self.fleets  # the name the tests and tools used before the fleet
+        self.lambda_service = LambdaService({TIER_FUNCTIONS[t]: f for t, f in self.fleets.items()})
+        self.front_door = FrontDoor(self.fleets, port=front_door_port, premium_access=premium_access)
 
     def start(self) -> LocalDeployment:
         self.lambda_service.start()
         self.front_door.start()
-        if self.prewarm_premium:
-            self.pools["premium"].prewarm(warm_event(tier="premium"))
+        for fleet in self.fleets.values():
+            fleet.start()
         return self
 
     def stop(self) -> None:
         self.front_door.stop()
         self.lambda_service.stop()
+        for fleet in self.fleets.values():
+            fleet.stop()
+
+    def summary(self) -> dict[str, Any]:
+        """Per tier: the fleet's environments now and at most, and its lifecycle events counted."""
+        return {tier: fleet.summary() for tier, fleet in self.fleets.items()}
 
     def __enter__(self) -> LocalDeployment:
         try:
@@ -52,3 +99,13 @@ class LocalDeployment:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _make_fleet(logical_id: str, config: FleetConfig, options: TierOptions, *, env: dict[str, str] | None,
+                warm: dict[str, Any], log: LifecycleLog, run_dir: Path | None) -> Fleet:
+    spec = FUNCTIONS[logical_id]
+    if options.snapstart:
+        from .fleet.forking import snapstart_fleet
+
+        return snapstart_fleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir)
+    return Fleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir)

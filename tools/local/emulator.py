@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .processes import stop_process_group
+from .processes import children_of, kill_process_group, stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PACKAGE_DIR = REPO_ROOT / "layers" / "runtime"
@@ -53,6 +53,7 @@ class FunctionSpec:
     handler: str
     environment: dict[str, str] = field(default_factory=dict)
     memory_mb: int = 3008
+    timeout_s: int = 30
     python_path: tuple[Path, ...] = (RUNTIME_PACKAGE_DIR,)
     python: str | None = None
     isolated: bool = False
@@ -69,7 +70,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         "PremiumFunction", REPO_ROOT / "functions" / "inference", "app.handler",
         {"LATENCY_TIER": "premium", "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"},
     ),
-    "KeepWarmFunction": FunctionSpec("KeepWarmFunction", REPO_ROOT / "keepwarm", "app.handler", {}, 256),
+    "KeepWarmFunction": FunctionSpec("KeepWarmFunction", REPO_ROOT / "keepwarm", "app.handler", {}, 256, 60),
 }
 
 
@@ -113,13 +114,15 @@ class EmulatedFunction:
 
     def __init__(self, spec: FunctionSpec, *, env: dict[str, str] | None = None,
                  port: int | None = None, log_path: Path | None = None,
-                 python: str | None = None) -> None:
+                 python: str | None = None, runtime_command: list[str] | None = None) -> None:
         self.spec = spec
         self.port = port or free_port()
         self.runtime_api_port = free_port()
         self.log_path = log_path or Path(tempfile.mkstemp(prefix=f"{spec.logical_id}-", suffix=".log")[1])
         self._extra_env = env or {}
         self._python = python or spec.python or runtime_python()
+        # What the emulator starts as the runtime; by default awslambdaric with the handler.
+        self._runtime_command = runtime_command or [self._python, "-m", "awslambdaric", spec.handler]
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: http.client.HTTPConnection | None = None
 
@@ -140,6 +143,8 @@ class EmulatedFunction:
             "PYTHONPATH": os.pathsep.join(str(path) for path in self.spec.python_path),
             "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.spec.memory_mb),
+            # The emulator ends an invocation that runs longer, as Lambda does ("Task timed out").
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.spec.timeout_s),
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             # Throwaway credentials: the function only ever talks to loopback servers here.
@@ -157,7 +162,7 @@ class EmulatedFunction:
             str(rie_binary()),
             "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
             "--runtime-api-address", f"127.0.0.1:{self.runtime_api_port}",
-            self._python, "-m", "awslambdaric", self.spec.handler,
+            *self._runtime_command,
         ]
         log = open(self.log_path, "ab")
         self._process = subprocess.Popen(command, cwd=self.spec.code_dir, env=self.environment(),  # nosec B603
@@ -178,8 +183,12 @@ class EmulatedFunction:
                 time.sleep(0.02)
         raise InvokeError(f"the emulator did not listen on {self.endpoint_url} in {timeout_s} s")
 
-    def invoke_raw(self, payload: bytes, timeout_s: float = 120.0) -> bytes:
-        """POST one invocation through the Lambda Invoke API; returns the response payload."""
+    def post_invocation(self, payload: bytes, timeout_s: float = 120.0) -> tuple[int, bytes]:
+        """POST one invocation through the Lambda Invoke API; returns the emulator's status and body.
+
+        A kept-alive connection the emulator has since closed is retried once on a new one;
+        a timeout is not (the invocation may be running: sending it again would run it twice).
+        """
         for attempt in (1, 2):
             if self._connection is None:
                 self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout_s)
@@ -187,16 +196,20 @@ class EmulatedFunction:
                 self._connection.request("POST", INVOKE_PATH, body=payload,
                                          headers={"Content-Type": "application/json"})
                 response = self._connection.getresponse()
-                body = response.read()
-                if response.status >= 300:
-                    raise InvokeError(f"emulator answered HTTP {response.status}: {body[:500]!r}")
-                return body
+                return response.status, response.read()
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
                 self._connection.close()
                 self._connection = None
-                if attempt == 2:
+                if attempt == 2 or isinstance(exc, TimeoutError):
                     raise InvokeError(f"cannot invoke {self.spec.logical_id} at {self.endpoint_url}: {exc}") from exc
         raise AssertionError("unreachable")
+
+    def invoke_raw(self, payload: bytes, timeout_s: float = 120.0) -> bytes:
+        """POST one invocation through the Lambda Invoke API; returns the response payload."""
+        status, body = self.post_invocation(payload, timeout_s)
+        if status >= 300:
+            raise InvokeError(f"emulator answered HTTP {status}: {body[:500]!r}")
+        return body
 
     def invoke(self, event: dict[str, Any], timeout_s: float = 120.0) -> dict[str, Any]:
         """Invoke with ``event``; return the function's result, or raise if the function failed."""
@@ -216,12 +229,26 @@ class EmulatedFunction:
                 found.append(float(line.split("durationMs:")[1].split(")")[0]))
         return found
 
+    def runtime_pids(self) -> list[int]:
+        """The processes the emulator started (the runtime); each runs in a process group of its own."""
+        if self._process is None:
+            return []
+        return children_of(self._process.pid)
+
+    def alive(self) -> bool:
+        """Whether the emulator still runs (it starts its runtime again on the next invocation if that died)."""
+        return self._process is not None and self._process.poll() is None
+
     def stop(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-        # The emulator and the runtime it started share a process group: end both.
+        runtimes = self.runtime_pids()
+        # The emulator stops its runtime when it is asked to stop; if it cannot (it was
+        # killed), the runtime, in a process group of its own, is ended here.
         stop_process_group(self._process, grace_s=5)
+        for pid in runtimes:
+            kill_process_group(pid)
         self._process = None
 
     def __enter__(self) -> EmulatedFunction:

@@ -6,10 +6,17 @@ premium (the ``X-Premium-Token`` header equals ``PremiumAccessToken``, or the cl
 ``PremiumAllowedCidr``), answers other premium requests itself with a JSON 403, and
 sends everything else to the default action, the standard function. This server applies
 the same rules (``PremiumAccess``; locally loopback clients are allowed by default, as if
-``PremiumAllowedCidr`` were 127.0.0.0/8), turns each HTTP request into the ALB target-group event, invokes the tier's
-function pool, and turns the result back into HTTP, with the ALB's own answers for
-what never reaches a function (413 over 1 MB, 400 for a body it cannot read, 502 when
-the function fails).
+``PremiumAllowedCidr`` were 127.0.0.0/8), turns each HTTP request into the ALB target-group
+event, invokes the tier's function's fleet, and turns the result back into HTTP, with the ALB's own answers for
+what never reaches a function (413 over 1 MB, 400 for a body it cannot read), or that the
+function could not answer: 502 when it failed (an unhandled error, an environment that
+died or timed out: the access log's ``LambdaUnhandled``), and 503 when Lambda throttled it
+(every environment busy at the concurrency limit: ``LambdaThrottling``). The ELB guide
+lists ``LambdaThrottling`` among a Lambda target's error reasons (counted as
+``LambdaUserError``) without naming its status code, and its list of the codes the ALB
+generates itself has no 429; of those, 503 (Service Unavailable, documented for a target
+group that has nothing to serve the request) is the one that fits, and the one used here
+(``THROTTLED_STATUS``). Both answers carry a JSON error body, as the function's own do.
 
 As an ALB does, it forwards every method to the function, whatever its name (the
 function answers 405 or 404 for what it does not serve), and answers HEAD with the
@@ -27,8 +34,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from inference_runtime.api.events import alb_request_event
 
-from .emulator import InvokeError
-from .lambda_service import FunctionPool
+from .emulator import InvokeError, function_error
+from .fleet import Fleet, ThrottledError
 from .loopback import LoopbackServer, QuietHandler
 
 TIER_HEADER = "X-Latency-Tier"
@@ -40,6 +47,8 @@ _DRAIN_LIMIT_BYTES = 16 * 1_000_000
 _ALB_ERROR_PAGE = "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>\r\n" \
                   "</body>\r\n</html>\r\n"
 _STATUS_LINES = {400: "400 Bad Request", 413: "413 Request Entity Too Large"}
+# What the ALB answers when Lambda throttles its target (see the module's docstring).
+THROTTLED_STATUS = 503
 
 
 # The name of the header that carries the token (bandit takes the name for a password).
@@ -87,11 +96,11 @@ class _Refused(Exception):
 
 
 class FrontDoor(LoopbackServer):
-    """An HTTP server routing by X-Latency-Tier to per-tier function pools."""
+    """An HTTP server routing by X-Latency-Tier to per-tier fleets."""
 
-    def __init__(self, pools: dict[str, FunctionPool], port: int = 0,
+    def __init__(self, fleets: dict[str, Fleet], port: int = 0,
                  premium_access: PremiumAccess | None = None) -> None:
-        self.pools = pools
+        self.fleets = fleets
         self.premium_access = premium_access or PremiumAccess()
         door = self
 
@@ -129,14 +138,29 @@ class FrontDoor(LoopbackServer):
                 url = urlsplit(self.path)
                 event = alb_request_event(self.command, url.path, headers=headers,
                                           query=dict(parse_qsl(url.query)), body=body, tier=tier)
+                fleet = door.fleets[tier]
                 try:
-                    result = door.pools[tier].invoke(event)
+                    invocation = fleet.invoke_raw(json.dumps(event).encode())
+                except ThrottledError as exc:
+                    return self._error(THROTTLED_STATUS, "lambda_throttled", f"the {tier} tier's function was "
+                                       f"throttled: {exc}")
                 except InvokeError as exc:
-                    return self.reply(502, {"Content-Type": "application/json"}, json.dumps(
-                        {"error": {"code": "bad_gateway", "message": str(exc)}}).encode())
+                    return self._error(502, "bad_gateway", str(exc))
+                try:
+                    result = json.loads(invocation.payload or b"null")
+                except ValueError:
+                    result = None
+                if invocation.function_error or not isinstance(result, dict):
+                    error = function_error(invocation.payload) or {}
+                    detail = f"{error.get('errorType', 'invalid response')}: {error.get('errorMessage', '')}"
+                    return self._error(502, "bad_gateway", f"the {tier} tier's function failed ({detail})")
                 payload = result.get("body") or ""
                 data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
                 self.reply(int(result.get("statusCode", 502)), result.get("headers") or {}, data)
+
+            def _error(self, status: int, code: str, message: str) -> None:
+                self.reply(status, {"Content-Type": "application/json"},
+                           json.dumps({"error": {"code": code, "message": message}}).encode())
 
             def reply(self, status: int, headers: dict[str, Any], data: bytes) -> None:
                 if self.command != "HEAD":

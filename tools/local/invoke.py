@@ -30,6 +30,9 @@ def keepwarm_environment(deployment: LocalDeployment, standard: int, premium: in
         "PREMIUM_WARM_COUNT": str(premium),
         "WARM_HOLD_MS": "250",
         "LAMBDA_ENDPOINT_URL": deployment.lambda_service.endpoint_url,
+        # No CloudWatch here, and nothing local may reach AWS: the policies that read the
+        # tiers' metrics are tested against a loopback CloudWatch (test_keepwarm_policy.py).
+        "KEEP_WARM_POLICY": "fixed",
     }
 
 

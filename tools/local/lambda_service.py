@@ -1,94 +1,37 @@
-"""A local Lambda service: the Invoke API on loopback, backed by pools of emulator environments.
+"""A local Lambda service: the Invoke API on loopback, in front of one fleet per function.
 
-One Runtime Interface Emulator process is one execution environment, and it serves
-one invocation at a time (a second concurrent invocation crashes it). Lambda itself
-places concurrent invocations on distinct environments, reusing an idle one when it
-can and initialising a new one when none is idle. ``FunctionPool`` does the same with
-emulator processes, so locally, as in the cloud:
+Each fleet (``tools.local.fleet``) gives a function Lambda's lifecycle with real emulator
+processes: an idle environment is reused, a new one pays its cold start, one more than
+the concurrency limit allows is refused at once. This server speaks the Invoke API over
+HTTP for them, so boto3's Lambda client (``endpoint_url``) and the keep-warm function talk
+to it unchanged, and gets Lambda's answers:
 
-- N overlapping invocations land on N distinct environments (what keep-warm relies on);
-- an idle environment is reused, and stays warm;
-- a new environment pays the cold start on its first invocation.
+- 200 with the function's payload; ``X-Amz-Function-Error: Unhandled`` when the function
+  failed, including an environment that died mid-invocation (``Runtime.ExitError``) or
+  timed out (``Sandbox.Timedout``): the caller learns at once, the fleet replaces it;
+- 429 ``TooManyRequestsException`` (reason ``ReservedFunctionConcurrentInvocationLimitExceeded``)
+  when every environment is busy and no more may start;
+- 404 ``ResourceNotFoundException`` for a function it does not serve, 400
+  ``InvalidRequestContentException`` for a payload that is not JSON, 400
+  ``InvalidParameterValueException`` for an invocation type other than RequestResponse or DryRun.
 
-``LambdaService`` serves the Lambda Invoke API over HTTP for these pools, so boto3's
-Lambda client (``endpoint_url``) and the keep-warm function talk to it unchanged.
+The error type is in the ``X-Amzn-ErrorType`` header, as Lambda sends it (botocore reads it
+from there). ``GET /local/fleet`` answers every fleet's lifecycle summary (not a Lambda API).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 from urllib.parse import unquote
 
-from .emulator import FUNCTIONS, EmulatedFunction, InvokeError, decode_result, function_error
+from .emulator import InvokeError
+from .fleet import Fleet, ThrottledError
 from .loopback import LoopbackServer, QuietHandler
 
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
-
-
-class FunctionPool:
-    """Execution environments of one function; grows on concurrency up to a limit."""
-
-    def __init__(self, logical_id: str, *, max_environments: int = 4,
-                 env: dict[str, str] | None = None) -> None:
-        self.spec = FUNCTIONS[logical_id]
-        self.max_environments = max_environments
-        self._env = env or {}
-        self._idle: list[EmulatedFunction] = []
-        self._all: list[EmulatedFunction] = []
-        self._available = threading.Condition()
-
-    def _acquire(self, timeout_s: float) -> EmulatedFunction:
-        with self._available:
-            while True:
-                if self._idle:
-                    # Most recently used first, as Lambda prefers a warm environment.
-                    return self._idle.pop()
-                if len(self._all) < self.max_environments:
-                    environment = EmulatedFunction(self.spec, env=self._env)
-                    self._all.append(environment)
-                    break
-                if not self._available.wait(timeout=timeout_s):
-                    raise InvokeError(f"{self.spec.logical_id}: all {self.max_environments} "
-                                      "environments stayed busy (TooManyRequestsException in Lambda)")
-        try:
-            return environment.start()
-        except BaseException:
-            with self._available:
-                self._all.remove(environment)
-                self._available.notify()
-            raise
-
-    def _release(self, environment: EmulatedFunction) -> None:
-        with self._available:
-            self._idle.append(environment)
-            self._available.notify()
-
-    def invoke_raw(self, payload: bytes, timeout_s: float = 120.0) -> bytes:
-        environment = self._acquire(timeout_s)
-        try:
-            return environment.invoke_raw(payload, timeout_s)
-        finally:
-            self._release(environment)
-
-    def invoke(self, event: dict[str, Any], timeout_s: float = 120.0) -> dict[str, Any]:
-        return decode_result(self.spec.logical_id, self.invoke_raw(json.dumps(event).encode(), timeout_s))
-
-    def prewarm(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Initialise one environment before traffic, as provisioned concurrency does."""
-        return self.invoke(event)
-
-    @property
-    def environments(self) -> list[EmulatedFunction]:
-        return list(self._all)
-
-    def stop(self) -> None:
-        with self._available:
-            environments, self._all, self._idle = self._all, [], []
-        for environment in environments:
-            environment.stop()
+FLEET_SUMMARY_PATH = "/local/fleet"
 
 
 def function_name_from(path_name: str) -> str:
@@ -101,31 +44,67 @@ def function_name_from(path_name: str) -> str:
     return name.split(":")[0]
 
 
-class LambdaService(LoopbackServer):
-    """The Lambda Invoke API on 127.0.0.1 for a set of function pools."""
+def _error(error_type: str, message: str, **extra: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    return {"Type": "User", "message": message, **extra}, {"X-Amzn-ErrorType": error_type}
 
-    def __init__(self, pools: dict[str, FunctionPool], port: int = 0) -> None:
-        self.pools = pools
+
+class LambdaService(LoopbackServer):
+    """The Lambda Invoke API on 127.0.0.1 for a set of fleets, by function name."""
+
+    def __init__(self, fleets: dict[str, Fleet], port: int = 0) -> None:
+        self.fleets = fleets
         service = self
 
         class Handler(QuietHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                if self.path.split("?")[0] == FLEET_SUMMARY_PATH:
+                    return self._reply(200, {name: fleet.summary() for name, fleet in service.fleets.items()})
+                body, headers = _error("ResourceNotFoundException", f"no such API: GET {self.path}")
+                self._reply(404, body, headers)
+
+            def do_POST(self) -> None:  # noqa: N802
                 match = _INVOKE_PATH.match(self.path.split("?")[0])
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if not match:
-                    return self._reply(404, {"Type": "User", "message": f"no such API {self.path}"})
+                    body, headers = _error("ResourceNotFoundException", f"no such API: POST {self.path}")
+                    return self._reply(404, body, headers)
                 name = function_name_from(match["name"])
-                pool = service.pools.get(name)
-                if pool is None:
-                    return self._reply(404, {"Type": "User", "__type": "ResourceNotFoundException",
-                                             "message": f"Function not found: {name}"})
+                fleet = service.fleets.get(name)
+                if fleet is None:
+                    body, headers = _error("ResourceNotFoundException", f"Function not found: {name}; this local "
+                                           f"service serves {', '.join(sorted(service.fleets))}")
+                    return self._reply(404, body, headers)
+                invocation_type = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+                if invocation_type not in ("RequestResponse", "DryRun"):
+                    body, headers = _error("InvalidParameterValueException", f"InvocationType {invocation_type!r} is "
+                                           "not emulated here; use RequestResponse (or DryRun)")
+                    return self._reply(400, body, headers)
                 try:
-                    result = pool.invoke_raw(body)
+                    json.loads(payload or b"{}")
+                except ValueError as exc:
+                    body, headers = _error("InvalidRequestContentException",
+                                           f"Could not parse request body into json: {exc}; send a JSON document")
+                    return self._reply(400, body, headers)
+                if invocation_type == "DryRun":
+                    return self.reply(204, {}, b"")
+                self._invoke(fleet, payload or b"{}")
+
+            def _invoke(self, fleet: Fleet, payload: bytes) -> None:
+                try:
+                    invocation = fleet.invoke_raw(payload)
+                except ThrottledError as exc:
+                    body, headers = _error("TooManyRequestsException", str(exc), Reason=ThrottledError.REASON)
+                    return self._reply(429, body, headers)
                 except InvokeError as exc:
-                    return self._reply(429, {"Type": "User", "__type": "TooManyRequestsException",
-                                             "message": str(exc)})
-                unhandled = function_error(result) is not None
-                self._reply(200, result, {"X-Amz-Function-Error": "Unhandled"} if unhandled else None)
+                    body, headers = _error("ServiceException", str(exc))
+                    return self._reply(500, body, headers)
+                headers = {"X-Amz-Executed-Version": "$LATEST",
+                           # Not Lambda's: where it ran, for local tools and tests.
+                           "X-Local-Environment": invocation.environment,
+                           "X-Local-Cold-Start": str(invocation.cold).lower()}
+                if invocation.function_error:
+                    headers["X-Amz-Function-Error"] = invocation.function_error
+                self._reply(200, invocation.payload, headers)
 
             def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
@@ -136,11 +115,6 @@ class LambdaService(LoopbackServer):
     @property
     def endpoint_url(self) -> str:
         return self.url
-
-    def stop(self) -> None:
-        super().stop()
-        for pool in self.pools.values():
-            pool.stop()
 
     def __enter__(self) -> LambdaService:
         self.start()
