@@ -47,7 +47,7 @@ endif
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-gpu gpu-image publish report
+.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-snapstart bench-gpu gpu-image replay prewarm-report publish report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -114,8 +114,11 @@ demo: setup artifact ## serve the model under the Lambda runtime emulator: cold,
 demo-s3: setup artifact ## publish to a loopback S3 server (SeaweedFS), then cold-start the function from it
 	$(PY) -m tools.local.demo_s3
 
-serve: setup artifact ## both tiers + a front door on 127.0.0.1:8080 (curl it; Ctrl-C stops)
-	$(PY) -m tools.local.serve
+serve: setup artifact ## both tiers as fleets with Lambda's lifecycle behind a front door on 127.0.0.1:8080 (Ctrl-C stops); SERVE_ARGS="--snapstart --standard-workers 2 ..." (python -m tools.local.serve -h)
+	$(PY) -m tools.local.serve $(SERVE_ARGS)
+
+replay: setup artifact ## replay the Azure LLM trace's arrivals through the front door, both tiers -> build/replay/; REPLAY_ARGS="--compression 2 --duration 600"
+	$(PY) -m tools.local.replay $(REPLAY_ARGS)
 
 invoke: setup artifact ## like `sam local invoke`: make invoke FUNCTION=PremiumFunction EVENT=events/predict-premium.json
 	$(PY) -m tools.local.invoke $(FUNCTION) -e $(EVENT)
@@ -165,13 +168,19 @@ lint: lint-python lint-template lint-docker lint-security ## all static checks
 clean: ## remove venvs, build outputs and caches
 	rm -rf $(VENV) $(RUNTIME_VENV) $(SAM_VENV) $(SCAN_VENV) $(GPU_VENV) $(STAMPS) build .aws-sam .pytest_cache
 
-bench: bench-coldstart bench-fetch bench-workers ## the CPU benchmarks below -> build/bench/
+bench: bench-coldstart bench-fetch bench-workers bench-snapstart ## the CPU benchmarks below -> build/bench/
 
 bench-coldstart: setup artifact ## cold start vs the naive handler (5 alternating runs), warm latency, memory, sizes
 	$(PY) -m tools.bench.run --runs $(or $(RUNS),5)
 
 bench-fetch: setup ## S3 -> memory on 1 GiB from a loopback S3 server: each stage alone, then the pipeline
 	$(PY) -m tools.bench.fetch --mib $(or $(MIB),1024) --runs 3
+
+prewarm-report: $(STAMPS)/venv ## pre-warming policies replayed on traces: table per trace class + plot -> build/prewarm/ [SEED=0] [REPLICATES=4]
+	$(PY) -m tools.prewarm.report --out build/prewarm --seed $(or $(SEED),0) --replicates $(or $(REPLICATES),4)
+
+bench-snapstart: setup artifact ## the fork (SnapStart-like) mode of the local fleet against ordinary cold starts, 5 alternating runs
+	$(PY) -m tools.local.snapstart_bench
 
 bench-workers: setup artifact ## RSS and PSS of N = 1, 2, 4, 8 worker processes sharing a model (prepacking on/off)
 	$(PY) -m tools.bench.workers --workers $(or $(WORKERS),1,2,4,8)

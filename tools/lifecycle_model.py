@@ -8,7 +8,8 @@ much earlier when the host needs the room, and no environment lives much more th
 few hours (about 4) from its start, busy or not. So:
 
 - idle reclaim: with probability ``early_probability`` uniform in ``early_s``, else uniform
-  in ``usual_s`` (seconds since the environment's last invocation ended);
+  in ``usual_s`` (seconds since the environment's last invocation ended), drawn afresh
+  each time the environment falls idle (the fleet and the simulator both do so);
 - maximum age: ``max_age_s`` since its init, after which it is recycled when next idle;
 - provisioned environments are never reclaimed for idleness (Lambda keeps them
   initialised; it may still replace them, which this model leaves out).

@@ -96,13 +96,23 @@ def test_premium_autoscaling_tracks_utilisation(template: dict[str, Any]) -> Non
     assert target["ScalableDimension"] == "lambda:function:ProvisionedConcurrency"
 
 
-def test_keepwarm_is_scheduled_and_may_only_invoke_the_aliases(template: dict[str, Any]) -> None:
+def test_keepwarm_is_scheduled_and_may_only_invoke_the_aliases_and_read_metrics(template: dict[str, Any]) -> None:
     keepwarm = template["Resources"]["KeepWarmFunction"]["Properties"]
     assert keepwarm["Events"]["Schedule"]["Type"] == "ScheduleV2"
     assert keepwarm["Runtime"] == "python3.12"
-    (statement,) = keepwarm["Policies"][0]["Statement"]
-    assert statement["Action"] == "lambda:InvokeFunction"
-    assert statement["Resource"] == [STANDARD_ALIAS, {"Ref": "PremiumFunction.Alias"}]
+    invoke, read = keepwarm["Policies"][0]["Statement"]
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    assert invoke["Resource"] == [STANDARD_ALIAS, {"Ref": "PremiumFunction.Alias"}]
+    # the policy reads the tiers' history; GetMetricData has no resource-level permissions
+    assert (read["Action"], read["Resource"]) == ("cloudwatch:GetMetricData", "*")
+    variables = keepwarm["Environment"]["Variables"]
+    assert variables["KEEP_WARM_POLICY"] == {"Ref": "KeepWarmPolicy"}
+    assert variables["KEEP_WARM_SCHEDULE"] == {"Ref": "KeepWarmSchedule"}
+    # the services whose EMF metrics it reads are the tiers' own
+    functions = template["Resources"]
+    for tier in ("standard", "premium"):
+        service = functions[f"{tier.capitalize()}Function"]["Properties"]["Environment"]["Variables"]
+        assert variables[f"{tier.upper()}_SERVICE_NAME"] == service["POWERTOOLS_SERVICE_NAME"]
     schedule_input = keepwarm["Events"]["Schedule"]["Properties"]["Input"]
     assert schedule_input.strip() == (REPO_ROOT / "events" / "keepwarm-schedule.json").read_text().strip()
 

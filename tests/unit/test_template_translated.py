@@ -60,6 +60,8 @@ BEHAVIOUR_PARAMETERS = {
     "StandardWarmCount": "5",
     "PremiumWarmCount": "3",
     "WarmHoldMs": "400",
+    "KeepWarmPolicy": "fixed",
+    "KeepWarmSchedule": "rate(10 minutes)",
 }
 
 

@@ -52,6 +52,19 @@ STANDARD_WARM_COUNT = "STANDARD_WARM_COUNT"
 PREMIUM_WARM_COUNT = "PREMIUM_WARM_COUNT"
 WARM_HOLD_MS = "WARM_HOLD_MS"
 LAMBDA_ENDPOINT_URL = "LAMBDA_ENDPOINT_URL"
+KEEP_WARM_POLICY = "KEEP_WARM_POLICY"
+KEEP_WARM_SCHEDULE = "KEEP_WARM_SCHEDULE"
+KEEP_WARM_HISTORY_MINUTES = "KEEP_WARM_HISTORY_MINUTES"
+CLOUDWATCH_ENDPOINT_URL = "CLOUDWATCH_ENDPOINT_URL"
+STANDARD_SERVICE_NAME = "STANDARD_SERVICE_NAME"
+PREMIUM_SERVICE_NAME = "PREMIUM_SERVICE_NAME"
+#: The pre-warming policy keep-warm runs unless KEEP_WARM_POLICY says otherwise: the one
+#: ``python -m tools.prewarm.report`` chose by measurement (README "Pre-warming: the policy,
+#: measured"); the report warns when the two differ.
+DEFAULT_KEEP_WARM_POLICY = "refresh"
+#: Policies that decide without the tiers' history; keep-warm does not read CloudWatch for them.
+POLICIES_WITHOUT_HISTORY = ("fixed", "none")
+DEFAULT_KEEP_WARM_SCHEDULE = "rate(5 minutes)"
 
 # --- set by the Lambda service (read only) ------------------------------------------
 AWS_LAMBDA_INITIALIZATION_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"
@@ -254,11 +267,29 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class WarmTarget:
-    """One tier's alias and how many environments keep-warm holds warm there."""
+    """One tier's alias and how many environments keep-warm holds warm there.
+
+    ``count`` is what the fixed policy sends every round, the most any policy sends in one,
+    and what keep-warm falls back to when the tier's metrics cannot be read. ``service`` is
+    the tier's POWERTOOLS_SERVICE_NAME: the ``service`` dimension of its EMF metrics.
+    """
 
     tier: str
     function: str
     count: int
+    service: str = ""
+
+
+def parse_rate_s(expression: str) -> int | None:
+    """Seconds between runs of an EventBridge ``rate(N unit)`` expression; None for cron() and at()."""
+    text = expression.strip()
+    if not text.startswith("rate(") or not text.endswith(")"):
+        return None
+    parts = text[5:-1].split()
+    units = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86_400, "days": 86_400}
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1] not in units or int(parts[0]) < 1:
+        raise ConfigError(f"{KEEP_WARM_SCHEDULE}={expression!r} is not a rate expression like rate(5 minutes)")
+    return int(parts[0]) * units[parts[1]]
 
 
 @dataclass(frozen=True)
@@ -268,23 +299,56 @@ class KeepWarmConfig:
     targets: tuple[WarmTarget, ...]
     hold_ms: int = 250
     endpoint_url: str | None = None
+    policy: str = DEFAULT_KEEP_WARM_POLICY
+    #: Seconds between keep-warm rounds (the schedule's rate): the policies plan one round ahead.
+    interval_s: int = 300
+    history_minutes: int = 1440
+    cloudwatch_endpoint_url: str | None = None
+    metrics_namespace: str = "FastInference"
+
+    @property
+    def reads_history(self) -> bool:
+        return self.policy not in POLICIES_WITHOUT_HISTORY
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KeepWarmConfig:
         env = os.environ if environ is None else environ
         targets = []
-        for tier, arn_var, count_var in (
-            ("standard", STANDARD_ALIAS_ARN, STANDARD_WARM_COUNT),
-            ("premium", PREMIUM_ALIAS_ARN, PREMIUM_WARM_COUNT),
+        for tier, arn_var, count_var, service_var in (
+            ("standard", STANDARD_ALIAS_ARN, STANDARD_WARM_COUNT, STANDARD_SERVICE_NAME),
+            ("premium", PREMIUM_ALIAS_ARN, PREMIUM_WARM_COUNT, PREMIUM_SERVICE_NAME),
         ):
             count = resolve_int(count_var, None, 0, minimum=0, maximum=100, environ=env)
             function = resolve(arn_var, None, None, env)
             if count and not function:
                 raise ConfigError(f"{count_var}={count} but {arn_var} is not set")
             if count:
-                targets.append(WarmTarget(tier=tier, function=str(function), count=count))
+                # The template names each tier's service inference-<tier> (its POWERTOOLS_SERVICE_NAME).
+                service = str(resolve(service_var, None, f"inference-{tier}", env))
+                targets.append(WarmTarget(tier=tier, function=str(function), count=count, service=service))
+        # Imported here: the names live with the policies, and config stays a leaf for every other caller.
+        from .prewarm import POLICY_NAMES
+
+        policy = str(resolve(KEEP_WARM_POLICY, None, DEFAULT_KEEP_WARM_POLICY, env)).strip().lower()
+        if policy not in POLICY_NAMES:
+            raise ConfigError(f"{KEEP_WARM_POLICY}={policy!r} is not a pre-warming policy; use one of "
+                              f"{', '.join(POLICY_NAMES)}")
+        schedule = str(resolve(KEEP_WARM_SCHEDULE, None, DEFAULT_KEEP_WARM_SCHEDULE, env))
+        interval_s = parse_rate_s(schedule)
+        if interval_s is None:
+            if policy not in POLICIES_WITHOUT_HISTORY:
+                raise ConfigError(f"{KEEP_WARM_SCHEDULE}={schedule!r}: the {policy} policy plans one round ahead "
+                                  f"and needs a rate() schedule; use rate(5 minutes), or {KEEP_WARM_POLICY}=fixed")
+            interval_s = 300
         return cls(
             targets=tuple(targets),
             hold_ms=resolve_int(WARM_HOLD_MS, None, 250, minimum=0, maximum=10_000, environ=env),
             endpoint_url=resolve(LAMBDA_ENDPOINT_URL, None, None, env),
+            policy=policy,
+            interval_s=interval_s,
+            # 14 days of minutes: CloudWatch keeps 60-second data points for 15 days.
+            history_minutes=resolve_int(KEEP_WARM_HISTORY_MINUTES, None, 1440, minimum=10, maximum=14 * 1440,
+                                        environ=env),
+            cloudwatch_endpoint_url=resolve(CLOUDWATCH_ENDPOINT_URL, None, None, env),
+            metrics_namespace=str(resolve(METRICS_NAMESPACE, None, "FastInference", env)),
         )
