@@ -176,8 +176,8 @@ bench-coldstart: setup artifact ## cold start vs the naive handler (5 alternatin
 bench-fetch: setup ## S3 -> memory on 1 GiB from a loopback S3 server: each stage alone, then the pipeline
 	$(PY) -m tools.bench.fetch --mib $(or $(MIB),1024) --runs 3
 
-prewarm-report: $(STAMPS)/venv ## pre-warming policies replayed on traces: table per trace class + plot -> build/prewarm/ [SEED=0] [REPLICATES=4]
-	$(PY) -m tools.prewarm.report --out build/prewarm --seed $(or $(SEED),0) --replicates $(or $(REPLICATES),4)
+prewarm-report: $(STAMPS)/venv ## pre-warming policies replayed on traces: table per trace class + plot -> build/prewarm/ [SEED=0] [REPLICATES=8] (~5 min)
+	$(PY) -m tools.prewarm.report --out build/prewarm --seed $(or $(SEED),0) --replicates $(or $(REPLICATES),8)
 
 bench-snapstart: setup artifact ## the fork (SnapStart-like) mode of the local fleet against ordinary cold starts, 5 alternating runs
 	$(PY) -m tools.local.snapstart_bench

@@ -159,8 +159,8 @@ def decisions(caplog: pytest.LogCaptureFixture) -> dict[str, dict[str, Any]]:
 def test_traffic_that_just_ran_the_pool_means_no_ping(cloudwatch_url: str, fake_lambda: FakeLambda,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    # GIVEN standard-tier traffic over the last hour, two requests at once 3 minutes ago
-    put_traffic(cloudwatch_url, "StdBusy", {60: (1, 1), 30: (1, 1), 3: (2, 2)})
+    # GIVEN standard-tier traffic over the last hour, two requests at once 4 and 3 minutes ago
+    put_traffic(cloudwatch_url, "StdBusy", {60: (1, 1), 30: (1, 1), 4: (2, 2), 3: (2, 2)})
     app = load_keepwarm(monkeypatch, "busy", {
         "KEEP_WARM_POLICY": "refresh", "CLOUDWATCH_ENDPOINT_URL": cloudwatch_url,
         "LAMBDA_ENDPOINT_URL": fake_lambda.url, "STANDARD_ALIAS_ARN": ACCOUNT_ARN.format("StdBusy"),
@@ -168,11 +168,11 @@ def test_traffic_that_just_ran_the_pool_means_no_ping(cloudwatch_url: str, fake_
     caplog.set_level(logging.INFO, logger="keepwarm")
     # WHEN the schedule fires
     result = app.handler(load_event("keepwarm-schedule.json"), None)
-    # THEN the policy saw the pool of 2 run within the last 5 minutes and sent nothing
+    # THEN the policy saw traffic run the pool of 2 in the last minutes it can see, and sent nothing
     decision = decisions(caplog)["standard"]
     assert (decision["policy"], decision["pings"], decision["fallback"]) == ("refresh", 0, False)
     assert decision["inputs"]["pool"] == 2 and decision["inputs"]["pool_ran_s_ago"] < 300
-    assert "still warm" in decision["reason"]
+    assert "traffic keeps it warm" in decision["reason"]
     assert result["tiers"]["standard"]["requested"] == 0
     assert sum(fake_lambda.calls.values()) == 0
 

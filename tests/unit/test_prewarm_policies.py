@@ -100,18 +100,30 @@ def test_no_request_in_the_window_means_no_ping(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["refresh", "histogram", "learned"])
-def test_a_pool_that_just_ran_is_not_pinged(name: str) -> None:
-    # GIVEN traffic that ran two environments at once in the last visible minute
+def test_a_pool_that_traffic_keeps_running_is_not_pinged(name: str) -> None:
+    # GIVEN traffic that ran two environments at once in each of the last two minutes it did run
+    # (then a minute CloudWatch has not filled in yet)
     requests = every(10)
-    requests[-1] = 2
+    requests[-3:] = [2, 2, 0]
     concurrency = [min(r, 2) for r in requests]
     h = history(requests, concurrency=concurrency)
-    # WHEN the round comes 3 minutes after the history ends (CloudWatch's delay)
-    decision = make_policy(name, max_pings=4).decide(h, h.end_s + 180)
-    # THEN the pool of 2 is still warm: no ping, and the log says so
+    # WHEN the round comes 2 minutes after the history ends (CloudWatch's delay)
+    decision = make_policy(name, max_pings=4).decide(h, h.end_s + 120)
+    # THEN the pool of 2 is kept warm by the traffic: no ping, and the log says so
     assert decision.pings == 0
     assert decision.inputs["pool"] == 2 and decision.inputs["pool_ran_s_ago"] == 240
-    assert "still warm" in decision.reason
+    assert "traffic keeps it warm" in decision.reason
+
+
+def test_one_recent_burst_is_not_sustained_traffic_and_the_pool_is_pinged() -> None:
+    # GIVEN the pool ran 4 minutes ago, but in that minute only (a burst, then silence)
+    requests = every(10)
+    requests[-1] = 2
+    h = history(requests, concurrency=[min(r, 2) for r in requests])
+    # WHEN the round comes THEN skipping it would leave the pool idle for up to two rounds,
+    # long enough for an early reclaim: it is pinged
+    decision = make_policy("refresh", max_pings=4).decide(h, h.end_s + 180)
+    assert decision.pings == 2 and decision.inputs["pool_ran_s_ago"] == 240
 
 
 def test_the_pool_is_what_users_needed_capped_by_the_warm_count() -> None:

@@ -106,6 +106,18 @@ class TierHistory:
                 return now_s - self.minute_start_s(index)
         return None
 
+    def ran_for(self, pool: int, minutes: int) -> bool:
+        """Whether the ``pool`` ran in each of the ``minutes`` minutes up to the last one it ran in.
+
+        Counted back from that minute rather than from the end: the newest minutes are often
+        still empty in CloudWatch (its delay), which says nothing about the traffic.
+        """
+        for index in range(len(self.concurrency) - 1, -1, -1):
+            if self.concurrency[index] >= pool:
+                run = self.concurrency[max(0, index - minutes + 1):index + 1]
+                return len(run) == minutes and min(run) >= pool
+        return False
+
     def idle_times_min(self) -> list[int]:
         """Whole minutes between consecutive minutes with user requests (0: back to back)."""
         active = [index for index, requests in enumerate(self.requests) if requests]
@@ -172,17 +184,24 @@ class KeepAlivePolicy(PrewarmPolicy):
 
     The pool is the most user requests the window saw in flight at once (at least 1, at
     most ``max_pings``): a smaller pool than the fixed count where traffic never needed
-    more. A round pings nothing when the pool ran within ``refresh_after_s`` (traffic or
-    the last round refreshed it; an idle environment is not reclaimed that soon), nor when
-    no user request is in the window at all. Otherwise ``_wanted`` says whether a user
-    request is due soon enough to hold the pool warm for it.
+    more. A round pings nothing when traffic is keeping the pool warm by itself: the pool
+    ran within ``refresh_after_s``, and in each of the ``sustained_minutes`` minutes up to
+    then (sustained traffic, which will very likely run it again before the next round;
+    one burst a few minutes ago is not, and skipping the round for it risks an early
+    reclaim before the next: measured, ``make prewarm-report``). Nor when no user
+    request is in the window at all. Otherwise ``_wanted`` says whether a user request is
+    due soon enough to hold the pool warm for it.
     """
 
-    def __init__(self, *, max_pings: int, interval_s: float = 300.0, refresh_after_s: float = 300.0) -> None:
+    def __init__(self, *, max_pings: int, interval_s: float = 300.0, refresh_after_s: float = 300.0,
+                 sustained_minutes: int = 2) -> None:
         super().__init__(max_pings=max_pings, interval_s=interval_s)
         if not refresh_after_s >= 0:
             raise PolicyConfigError(f"refresh_after_s={refresh_after_s} must be 0 or more")
+        if sustained_minutes < 1:
+            raise PolicyConfigError(f"sustained_minutes={sustained_minutes} must be at least 1")
         self.refresh_after_s = float(refresh_after_s)
+        self.sustained_minutes = sustained_minutes
 
     def _decide(self, history: TierHistory | None, now_s: float) -> tuple[int, str, dict[str, Any]]:
         assert history is not None  # nosec B101 - decide() refuses a missing history for this policy
@@ -195,9 +214,9 @@ class KeepAlivePolicy(PrewarmPolicy):
         age = history.refresh_age_s(pool, now_s)
         inputs: dict[str, Any] = {"window_min": history.minutes, "idle_s": round(idle_s), "pool": pool,
                                   "pool_ran_s_ago": None if age is None else round(age)}
-        if age is not None and age < self.refresh_after_s:
-            return 0, (f"the pool of {pool} ran {age:.0f} s ago (traffic or the last round), within "
-                       f"{self.refresh_after_s:.0f} s: still warm"), inputs
+        if age is not None and age < self.refresh_after_s and history.ran_for(pool, self.sustained_minutes):
+            return 0, (f"the pool of {pool} ran {age:.0f} s ago, and in each of the {self.sustained_minutes} "
+                       "minutes up to then: traffic keeps it warm"), inputs
         wanted, reason, extra = self._wanted(history, now_s, idle_s)
         inputs.update(extra)
         return (pool if wanted else 0), reason, inputs
@@ -207,4 +226,5 @@ class KeepAlivePolicy(PrewarmPolicy):
         """(hold the pool warm?, reason, inputs) for a tier idle for ``idle_s`` seconds."""
 
     def parameters(self) -> dict[str, Any]:
-        return {**super().parameters(), "refresh_after_s": self.refresh_after_s}
+        return {**super().parameters(), "refresh_after_s": self.refresh_after_s,
+                "sustained_minutes": self.sustained_minutes}
