@@ -82,6 +82,7 @@ def test_prepacking_is_off_when_worker_processes_share_the_environment(artifact_
     # Lambda Managed Instances set AWS_LAMBDA_MAX_CONCURRENCY: N processes, N private packed copies otherwise
     lmi = RuntimeConfig.from_env({"AWS_LAMBDA_MAX_CONCURRENCY": "8"}, artifact_dir=artifact_dir)
     assert (lmi.prepacking, lmi.worker_processes) == (False, 8)
+    assert RuntimeConfig.from_env({}, worker_processes=8).prepacking is False  # however the count is given
     assert RuntimeConfig.from_env({"AWS_LAMBDA_MAX_CONCURRENCY": "8", "ORT_PREPACKING": "true"}).prepacking is True
     assert RuntimeConfig.from_env({"ORT_PREPACKING": "false"}).prepacking is False
     with pytest.raises(ConfigError, match="ORT_PREPACKING"):

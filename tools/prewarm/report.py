@@ -37,14 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from inference_runtime.config import DEFAULT_KEEP_WARM_POLICY
-from inference_runtime.prewarm import POLICY_NAMES, PrewarmPolicy, make_policy
+from inference_runtime.prewarm import POLICIES, POLICY_NAMES, PrewarmPolicy, make_policy
 from tools.lifecycle_model import DEFAULT_LIFECYCLE, IdleReclaim, LifecycleModel
 from tools.prewarm import traces
 from tools.prewarm.simulator import FleetParams, SimResult, simulate
 
 BASELINE = "fixed"
 #: Policies the choice is made among: those that decide from the tier's history.
-CANDIDATES = tuple(name for name in POLICY_NAMES if name not in ("none", "fixed"))
+CANDIDATES = tuple(name for name, policy in POLICIES.items() if policy.reads_history)
 MODELS: dict[str, tuple[LifecycleModel, str]] = {
     "default": (DEFAULT_LIFECYCLE, "tools/lifecycle_model.py DEFAULT_LIFECYCLE: 20% reclaimed after 5-45 min "
                                    "idle, the rest after 45-60 min; at most 4 h old"),

@@ -63,7 +63,6 @@ PREMIUM_SERVICE_NAME = "PREMIUM_SERVICE_NAME"
 #: measured"); the report warns when the two differ.
 DEFAULT_KEEP_WARM_POLICY = "refresh"
 #: Policies that decide without the tiers' history; keep-warm does not read CloudWatch for them.
-POLICIES_WITHOUT_HISTORY = ("fixed", "none")
 DEFAULT_KEEP_WARM_SCHEDULE = "rate(5 minutes)"
 
 # --- set by the Lambda service (read only) ------------------------------------------
@@ -139,7 +138,8 @@ def resolve_choice(name: str, explicit: object | None, default: str, choices: tu
     return value
 
 
-def resolve_prepacking(explicit: bool | None = None, environ: Mapping[str, str] | None = None) -> bool:
+def resolve_prepacking(explicit: bool | None = None, *, workers: int = 1,
+                       environ: Mapping[str, str] | None = None) -> bool:
     """ORT_PREPACKING: true, false, or auto (the default): on, unless worker processes share the environment.
 
     Prepacking copies the weights into ONNX Runtime's packed layout once per process, so
@@ -148,15 +148,15 @@ def resolve_prepacking(explicit: bool | None = None, environ: Mapping[str, str] 
     against 40 MB without on all-MiniLM-L6-v2 (87 MB of weights), 365 MB against 43 MB on
     all-mpnet-base-v2 (416 MB); a worker alone infers 24-29% faster with it. One process
     per environment (Lambda on demand, provisioned, SnapStart) pays the copy once; N
-    worker processes (AWS_LAMBDA_MAX_CONCURRENCY on Lambda Managed Instances) pay it N
-    times, so auto turns it off there.
+    worker processes (``workers``: AWS_LAMBDA_MAX_CONCURRENCY on Lambda Managed Instances)
+    pay it N times, so auto turns it off there.
     """
+    if explicit is not None:
+        return explicit
     env = os.environ if environ is None else environ
-    raw = resolve(ORT_PREPACKING, None if explicit is None else str(explicit).lower(), "auto", env)
-    if str(raw).strip().lower() == "auto":
-        workers = resolve_int(AWS_LAMBDA_MAX_CONCURRENCY, None, 1, minimum=1, maximum=4096, environ=env)
+    if str(resolve(ORT_PREPACKING, None, "auto", env)).strip().lower() == "auto":
         return workers == 1
-    return resolve_bool(ORT_PREPACKING, None, True, {ORT_PREPACKING: str(raw)})
+    return resolve_bool(ORT_PREPACKING, None, True, env)
 
 
 def resolve_int_list(name: str, explicit: object | None, default: tuple[int, ...], *, minimum: int,
@@ -227,6 +227,7 @@ class RuntimeConfig:
         def num(name: str, key: str, default: int, lo: int, hi: int) -> int:
             return resolve_int(name, explicit.get(key), default, minimum=lo, maximum=hi, environ=env)  # type: ignore[arg-type]
 
+        workers = num(AWS_LAMBDA_MAX_CONCURRENCY, "worker_processes", 1, 1, 4096)
         return cls(
             artifact_dir=Path(str(resolve(MODEL_ARTIFACT_DIR, explicit.get("artifact_dir"),
                                           _default_artifact_dir(env), env))),
@@ -248,8 +249,8 @@ class RuntimeConfig:
             intra_op_threads=num(ORT_INTRA_OP_THREADS, "intra_op_threads", 0, 0, 64),
             execution_provider=resolve_choice(ORT_EXECUTION_PROVIDER, explicit.get("execution_provider"),
                                               "auto", EXECUTION_PROVIDERS, env),
-            prepacking=resolve_prepacking(explicit.get("prepacking"), env),  # type: ignore[arg-type]
-            worker_processes=num(AWS_LAMBDA_MAX_CONCURRENCY, "worker_processes", 1, 1, 4096),
+            prepacking=resolve_prepacking(explicit.get("prepacking"), workers=workers, environ=env),  # type: ignore[arg-type]
+            worker_processes=workers,
             model_retry_seconds=num(MODEL_RETRY_SECONDS, "model_retry_seconds", 5, 0, 3600),
             # One small shape by default: on CPU only the very first run of the session
             # is slow, later new shapes are not (measured; README "Warm-up"). On a GPU,
@@ -308,7 +309,9 @@ class KeepWarmConfig:
 
     @property
     def reads_history(self) -> bool:
-        return self.policy not in POLICIES_WITHOUT_HISTORY
+        from .prewarm import POLICIES
+
+        return POLICIES[self.policy].reads_history
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KeepWarmConfig:
@@ -327,7 +330,7 @@ class KeepWarmConfig:
                 service = str(resolve(service_var, None, f"inference-{tier}", env))
                 targets.append(WarmTarget(tier=tier, function=str(function), count=count, service=service))
         # Imported here: the names live with the policies, and config stays a leaf for every other caller.
-        from .prewarm import POLICY_NAMES
+        from .prewarm import POLICIES, POLICY_NAMES
 
         policy = str(resolve(KEEP_WARM_POLICY, None, DEFAULT_KEEP_WARM_POLICY, env)).strip().lower()
         if policy not in POLICY_NAMES:
@@ -336,7 +339,7 @@ class KeepWarmConfig:
         schedule = str(resolve(KEEP_WARM_SCHEDULE, None, DEFAULT_KEEP_WARM_SCHEDULE, env))
         interval_s = parse_rate_s(schedule)
         if interval_s is None:
-            if policy not in POLICIES_WITHOUT_HISTORY:
+            if POLICIES[policy].reads_history:
                 raise ConfigError(f"{KEEP_WARM_SCHEDULE}={schedule!r}: the {policy} policy plans one round ahead "
                                   f"and needs a rate() schedule; use rate(5 minutes), or {KEEP_WARM_POLICY}=fixed")
             interval_s = 300

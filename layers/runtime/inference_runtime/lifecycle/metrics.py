@@ -45,6 +45,16 @@ MILLISECONDS, COUNT = "Milliseconds", "Count"
 MAX_METRICS_PER_DOCUMENT = 100
 
 
+def emf_dimensions(*, service: str | None, function: str, tier: str, init_type: str) -> dict[str, str]:
+    """The dimensions of every metric the runtime emits, in order; ``service`` only when the function sets one.
+
+    Keep-warm's history reader (``prewarm/cloudwatch.py``) queries by the same set.
+    """
+    dimensions = {"service": service} if service else {}
+    dimensions.update(function=function, tier=tier, init_type=init_type)
+    return dimensions
+
+
 def emf_document(namespace: str, dimensions: dict[str, str], metrics: list[tuple[str, str, float]],
                  metadata: dict[str, Any] | None = None, *, timestamp_ms: int | None = None) -> dict[str, Any]:
     """One EMF document: ``metrics`` as (name, unit, value), all under one set of ``dimensions``.
@@ -82,13 +92,8 @@ class ColdStartMetrics:
 
     def _dimensions(self) -> dict[str, str]:
         # Read at emit time: a SnapStart restore changes the init type.
-        dimensions = {}
-        service = os.environ.get(SERVICE_NAME)
-        if service:
-            dimensions["service"] = service
-        dimensions.update(function=os.environ.get(AWS_LAMBDA_FUNCTION_NAME, "local"), tier=self.tier,
-                          init_type=init_type())
-        return dimensions
+        return emf_dimensions(service=os.environ.get(SERVICE_NAME), tier=self.tier, init_type=init_type(),
+                              function=os.environ.get(AWS_LAMBDA_FUNCTION_NAME, "local"))
 
     def _emit(self, metrics: list[tuple[str, str, float]], metadata: dict[str, Any]) -> None:
         line = json.dumps(emf_document(self.namespace, self._dimensions(), metrics, metadata),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..lifecycle.metrics import REQUEST_LATENCY
+from ..lifecycle.metrics import REQUEST_LATENCY, emf_dimensions
 from .base import MINUTE_S, TierHistory
 from .errors import HistoryError
 
@@ -64,10 +64,10 @@ class MetricsSource:
                    service=service, namespace=namespace)
 
     def _emf_dimensions(self, init_type: str) -> list[dict[str, str]]:
-        # The order and the names of lifecycle/metrics.py; service only when the function sets it.
-        dimensions = [{"Name": "service", "Value": self.service}] if self.service else []
-        return dimensions + [{"Name": "function", "Value": self.function_name}, {"Name": "tier", "Value": self.tier},
-                             {"Name": "init_type", "Value": init_type}]
+        # Exactly the set the runtime emits its metrics under (lifecycle/metrics.py).
+        dimensions = emf_dimensions(service=self.service, function=self.function_name, tier=self.tier,
+                                    init_type=init_type)
+        return [{"Name": name, "Value": value} for name, value in dimensions.items()]
 
     def queries(self) -> list[dict[str, Any]]:
         """The GetMetricData queries; ids start with the series each one adds to."""
