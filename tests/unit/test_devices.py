@@ -15,7 +15,7 @@ import pytest
 from inference_runtime.api.routes import build_handler
 from inference_runtime.backends import BackendError
 from inference_runtime.backends.base import DeviceChoice
-from inference_runtime.backends.cuda import DEFAULT_CUDA_OPTIONS, ORT_CUDA_PROVIDER_OPTIONS, cuda_provider_options
+from inference_runtime.backends.cuda import DEFAULT_CUDA_OPTIONS, cuda_provider_options
 from inference_runtime.backends.onnx import OnnxBackend
 from inference_runtime.config import ConfigError, RuntimeConfig
 from inference_runtime.lifecycle import InitPhase, PhaseTrace
@@ -55,8 +55,8 @@ class _GpuWithoutDevice(OnnxBackend):
     """onnxruntime-gpu on a machine with no usable GPU: the provider is there, CUDA init fails."""
 
     @classmethod
-    def select_device(cls, execution_provider: str) -> DeviceChoice:
-        return DeviceChoice("cuda", "test: the CUDA provider is there")
+    def select_device(cls, execution_provider: str, provider_options: Any = None) -> DeviceChoice:
+        return DeviceChoice("cuda", "test: the CUDA provider is there", cuda_provider_options(provider_options))
 
     @classmethod
     def init_device(cls, device: DeviceChoice) -> dict[str, Any]:
@@ -99,11 +99,20 @@ def test_prepacking_is_off_when_worker_processes_share_the_environment(artifact_
     assert max(abs(a - b) for a, b in zip(unpacked[0], reference[0], strict=True)) < 1e-5
 
 
-def test_cuda_provider_options_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cuda_provider_options() == DEFAULT_CUDA_OPTIONS
-    monkeypatch.setenv(ORT_CUDA_PROVIDER_OPTIONS, '{"arena_extend_strategy": "kNextPowerOfTwo", "device_id": 1}')
-    assert cuda_provider_options() == {**DEFAULT_CUDA_OPTIONS, "arena_extend_strategy": "kNextPowerOfTwo",
-                                       "device_id": "1"}
-    monkeypatch.setenv(ORT_CUDA_PROVIDER_OPTIONS, "[1, 2]")
-    with pytest.raises(BackendError, match="must be a JSON object"):
-        cuda_provider_options()
+def test_cuda_provider_options_default_and_override() -> None:
+    # GIVEN no options, then a JSON object of overrides, as ORT_CUDA_PROVIDER_OPTIONS holds them
+    assert RuntimeConfig.from_env({}).cuda_provider_options == {}
+    assert cuda_provider_options(RuntimeConfig.from_env({}).cuda_provider_options) == DEFAULT_CUDA_OPTIONS
+    given = RuntimeConfig.from_env({"ORT_CUDA_PROVIDER_OPTIONS": '{"arena_extend_strategy": "kNextPowerOfTwo", '
+                                                                 '"device_id": 1, "enable_cuda_graph": true}'})
+    # THEN they sit on top of the runtime's, as the strings ONNX Runtime reads
+    assert cuda_provider_options(given.cuda_provider_options) == {
+        **DEFAULT_CUDA_OPTIONS, "arena_extend_strategy": "kNextPowerOfTwo", "device_id": "1",
+        "enable_cuda_graph": "true"}
+    # AND what is not an object is refused when the environment starts, saying what to give
+    with pytest.raises(ConfigError, match="must be a JSON object"):
+        RuntimeConfig.from_env({"ORT_CUDA_PROVIDER_OPTIONS": "[1, 2]"})
+    with pytest.raises(ConfigError, match="is not JSON"):
+        RuntimeConfig.from_env({"ORT_CUDA_PROVIDER_OPTIONS": "{arena: 1}"})
+    with pytest.raises(BackendError, match="device_id must be a device number"):
+        cuda_provider_options({"device_id": "first"})

@@ -127,10 +127,10 @@ def session(model: Path, shapes: list[tuple[int, int]], options: dict[str, str] 
 
     from inference_runtime.backends.cuda import DEFAULT_CUDA_OPTIONS, gpu_memory_used_mb, init_cuda
 
-    cuda = {} if cpu else init_cuda(ort)
+    provider_options = DEFAULT_CUDA_OPTIONS if options is None else options
+    cuda = {} if cpu else init_cuda(ort, int(provider_options.get("device_id", "0")))
     sess_options = ort.SessionOptions()
     sess_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    provider_options = DEFAULT_CUDA_OPTIONS if options is None else options
     providers: list[Any] = ["CPUExecutionProvider"]
     if not cpu:
         providers.insert(0, ("CUDAExecutionProvider", provider_options))

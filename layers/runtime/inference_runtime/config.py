@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # --- inference function -------------------------------------------------------------
@@ -32,6 +32,7 @@ MAX_BODY_BYTES = "MAX_BODY_BYTES"
 MAX_WARM_HOLD_MS = "MAX_WARM_HOLD_MS"
 ORT_INTRA_OP_THREADS = "ORT_INTRA_OP_THREADS"
 ORT_EXECUTION_PROVIDER = "ORT_EXECUTION_PROVIDER"
+ORT_CUDA_PROVIDER_OPTIONS = "ORT_CUDA_PROVIDER_OPTIONS"
 ORT_PREPACKING = "ORT_PREPACKING"
 MODEL_RETRY_SECONDS = "MODEL_RETRY_SECONDS"
 WARMUP_BATCH_SIZES = "WARMUP_BATCH_SIZES"
@@ -138,6 +139,27 @@ def resolve_choice(name: str, explicit: object | None, default: str, choices: tu
     return value
 
 
+def resolve_json_object(name: str, explicit: object | None = None,
+                        environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A JSON object of string values (numbers and booleans are written as ONNX Runtime reads them)."""
+    import json
+
+    if isinstance(explicit, Mapping):
+        given: object = dict(explicit)
+    else:
+        raw = resolve(name, explicit, None, environ)
+        if raw is None:
+            return {}
+        try:
+            given = json.loads(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} is not JSON ({exc}); give an object such as "
+                              '{"arena_extend_strategy": "kNextPowerOfTwo"}') from exc
+    if not isinstance(given, dict):
+        raise ConfigError(f"{name} must be a JSON object, got {type(given).__name__}")
+    return {str(key): str(value).lower() if isinstance(value, bool) else str(value) for key, value in given.items()}
+
+
 def resolve_prepacking(explicit: bool | None = None, *, workers: int = 1,
                        environ: Mapping[str, str] | None = None) -> bool:
     """ORT_PREPACKING: true, false, or auto (the default): on, unless worker processes share the environment.
@@ -209,6 +231,8 @@ class RuntimeConfig:
     max_warm_hold_ms: int = 2_000
     intra_op_threads: int = 0
     execution_provider: str = "auto"
+    #: CUDA execution provider options over the runtime's defaults (backends/cuda.py), from a JSON object
+    cuda_provider_options: Mapping[str, str] = field(default_factory=dict)
     #: ONNX Runtime's weight prepacking: faster inference, but a private copy of the packed
     #: weights in every process (see resolve_prepacking)
     prepacking: bool = True
@@ -249,6 +273,8 @@ class RuntimeConfig:
             intra_op_threads=num(ORT_INTRA_OP_THREADS, "intra_op_threads", 0, 0, 64),
             execution_provider=resolve_choice(ORT_EXECUTION_PROVIDER, explicit.get("execution_provider"),
                                               "auto", EXECUTION_PROVIDERS, env),
+            cuda_provider_options=resolve_json_object(ORT_CUDA_PROVIDER_OPTIONS,
+                                                      explicit.get("cuda_provider_options"), env),
             prepacking=resolve_prepacking(explicit.get("prepacking"), workers=workers, environ=env),  # type: ignore[arg-type]
             worker_processes=workers,
             model_retry_seconds=num(MODEL_RETRY_SECONDS, "model_retry_seconds", 5, 0, 3600),

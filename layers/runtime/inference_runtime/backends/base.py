@@ -26,10 +26,11 @@ VerifiedPaths = Mapping[str, "Path"]
 
 
 class DeviceChoice(NamedTuple):
-    """Where the session runs ("cpu" or "cuda"), and why (for the trace)."""
+    """Where the session runs ("cpu" or "cuda"), why (for the trace), and the provider's options."""
 
     name: str
     reason: str
+    options: Mapping[str, str] = {}
 
 
 class InferenceBackend(ABC):
@@ -53,8 +54,12 @@ class InferenceBackend(ABC):
         """Import the inference libraries (slow, and holds the GIL: the loader fetches beside it)."""
 
     @classmethod
-    def select_device(cls, execution_provider: str) -> DeviceChoice:
-        """Where to run, for ORT_EXECUTION_PROVIDER (auto, cuda, cpu); after ``import_libraries``."""
+    def select_device(cls, execution_provider: str,
+                      provider_options: Mapping[str, str] | None = None) -> DeviceChoice:
+        """Where to run, for ORT_EXECUTION_PROVIDER (auto, cuda, cpu); after ``import_libraries``.
+
+        ``provider_options``: the accelerator's options over the backend's defaults.
+        """
         return DeviceChoice("cpu", f"the {cls.name} backend runs on the CPU only")
 
     @classmethod
@@ -70,8 +75,8 @@ class InferenceBackend(ABC):
 
     @classmethod
     @abstractmethod
-    def session_providers(cls, session: Any) -> list[str]:
-        """What runs the session (for the trace): execution providers, devices."""
+    def describe_session(cls, session: Any, device: DeviceChoice) -> dict[str, Any]:
+        """What runs the session, for the trace: its execution providers, the device's memory in use."""
 
     @classmethod
     @abstractmethod

@@ -19,8 +19,10 @@ from __future__ import annotations
 import ctypes
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
+from ..config import CUDA_MODULE_LOADING
 from .errors import BackendError
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -34,30 +36,21 @@ _CUDART_NAMES = ("libcudart.so.13", "libcudart.so.12", "libcudart.so")
 # the arena grows by what is asked rather than to the next power of two, since several
 # worker processes of one environment share the GPU's memory (Lambda Managed Instances).
 # `make bench-gpu` measures these against ONNX Runtime's defaults; ORT_CUDA_PROVIDER_OPTIONS
-# (a JSON object) overrides them.
+# (config.py) overrides them.
 DEFAULT_CUDA_OPTIONS: dict[str, str] = {
     "device_id": "0",
     "arena_extend_strategy": "kSameAsRequested",
     "cudnn_conv_algo_search": "HEURISTIC",
     "do_copy_in_default_stream": "1",
 }
-ORT_CUDA_PROVIDER_OPTIONS = "ORT_CUDA_PROVIDER_OPTIONS"
 
 
-def cuda_provider_options() -> dict[str, str]:
-    raw = os.environ.get(ORT_CUDA_PROVIDER_OPTIONS)
-    if not raw:
-        return dict(DEFAULT_CUDA_OPTIONS)
-    import json
-
-    try:
-        given = json.loads(raw)
-    except ValueError as exc:
-        raise BackendError(f"{ORT_CUDA_PROVIDER_OPTIONS} is not JSON ({exc}); give an object such as "
-                           '{"arena_extend_strategy": "kNextPowerOfTwo"}') from exc
-    if not isinstance(given, dict):
-        raise BackendError(f"{ORT_CUDA_PROVIDER_OPTIONS} must be a JSON object, got {type(given).__name__}")
-    return {**DEFAULT_CUDA_OPTIONS, **{str(k): str(v) for k, v in given.items()}}
+def cuda_provider_options(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The runtime's CUDA provider options with ``overrides`` (RuntimeConfig.cuda_provider_options) on top."""
+    options = {**DEFAULT_CUDA_OPTIONS, **(overrides or {})}
+    if not options["device_id"].isdigit():
+        raise BackendError(f"the CUDA provider option device_id must be a device number, got {options['device_id']!r}")
+    return options
 
 
 def has_cuda_provider(ort: Any) -> bool:
@@ -85,12 +78,13 @@ def gpu_memory_mb(runtime: Any) -> tuple[float, float]:
     return (total.value - free.value) / 2**20, total.value / 2**20
 
 
-def init_cuda(ort: Any) -> dict[str, Any]:
-    """Load CUDA's libraries and create the GPU's context; what it took, for the trace.
+def init_cuda(ort: Any, device_id: int = 0) -> dict[str, Any]:
+    """Load CUDA's libraries and create device ``device_id``'s context; what it took, for the trace.
 
     Raises BackendError, naming what is missing, when there is no usable GPU.
     """
-    attributes: dict[str, Any] = {"module_loading": os.environ.get("CUDA_MODULE_LOADING", "(unset: EAGER)")}
+    attributes: dict[str, Any] = {"module_loading": os.environ.get(CUDA_MODULE_LOADING, "(unset: EAGER)"),
+                                  "device_id": device_id}
     started = time.perf_counter()
     preload = getattr(ort, "preload_dlls", None)
     if preload is not None:  # onnxruntime >= 1.21: the nvidia wheels' libraries, before the provider needs them
@@ -102,6 +96,11 @@ def init_cuda(ort: Any) -> dict[str, Any]:
     if status != 0 or count.value == 0:
         raise BackendError(f"no CUDA device is usable here (cudaGetDeviceCount: error {status}, "
                            f"{count.value} devices); run on a GPU, or set ORT_EXECUTION_PROVIDER=cpu")
+    if device_id >= count.value:
+        raise BackendError(f"the CUDA provider option device_id is {device_id}, but there are {count.value} devices")
+    status = runtime.cudaSetDevice(device_id)  # the device the session will use, for the context and memory below
+    if status != 0:
+        raise BackendError(f"cudaSetDevice({device_id}) failed with CUDA error {status}")
     started_context = time.perf_counter()
     status = runtime.cudaFree(None)  # creates the primary context: the expensive part of CUDA init
     if status != 0:

@@ -31,7 +31,7 @@ Session choices, each measured (``make bench``, README "Load path"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import ManifestError
@@ -94,16 +94,18 @@ class OnnxBackend(InferenceBackend):
         import tokenizers  # noqa: F401
 
     @classmethod
-    def select_device(cls, execution_provider: str) -> DeviceChoice:
+    def select_device(cls, execution_provider: str,
+                      provider_options: Mapping[str, str] | None = None) -> DeviceChoice:
         import onnxruntime as ort
 
-        from .cuda import has_cuda_provider
+        from .cuda import cuda_provider_options, has_cuda_provider
 
         if execution_provider == "cpu":
             return DeviceChoice("cpu", "ORT_EXECUTION_PROVIDER=cpu")
         if has_cuda_provider(ort):
             return DeviceChoice("cuda", f"ORT_EXECUTION_PROVIDER={execution_provider} and onnxruntime "
-                                        f"{ort.__version__} has the CUDA execution provider")
+                                        f"{ort.__version__} has the CUDA execution provider",
+                                cuda_provider_options(provider_options))
         if execution_provider == "cuda":
             raise BackendError(f"ORT_EXECUTION_PROVIDER=cuda, but onnxruntime {ort.__version__} has no CUDA "
                                f"execution provider (it has {', '.join(ort.get_available_providers())}); "
@@ -118,7 +120,7 @@ class OnnxBackend(InferenceBackend):
 
         from .cuda import init_cuda
 
-        return init_cuda(ort)
+        return init_cuda(ort, int(device.options["device_id"]))
 
     @classmethod
     def open_session(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0,
@@ -137,11 +139,11 @@ class OnnxBackend(InferenceBackend):
             options.intra_op_num_threads = intra_op_threads
         if not prepacking:
             options.add_session_config_entry("session.disable_prepacking", "1")
-        providers: list[Any] = ["CPUExecutionProvider"]
-        if device.name == "cuda":
-            from .cuda import CUDA_PROVIDER, cuda_provider_options
+        from .cuda import CPU_PROVIDER, CUDA_PROVIDER
 
-            providers = [(CUDA_PROVIDER, cuda_provider_options()), "CPUExecutionProvider"]
+        providers: list[Any] = [CPU_PROVIDER]
+        if device.name == "cuda":
+            providers = [(CUDA_PROVIDER, dict(device.options)), CPU_PROVIDER]
         model_path = paths[model_entry.path]
         if any(paths[e.path] != model_path.parent / e.path for e in _data_entries(manifest)):
             raise BackendError(f"the external data of {model_entry.path} is not beside it; the cache "
@@ -160,8 +162,13 @@ class OnnxBackend(InferenceBackend):
         return session
 
     @classmethod
-    def session_providers(cls, session: Any) -> list[str]:
-        return list(session.get_providers())
+    def describe_session(cls, session: Any, device: DeviceChoice) -> dict[str, Any]:
+        described: dict[str, Any] = {"providers": list(session.get_providers())}
+        if device.name == "cuda":
+            from .cuda import gpu_memory_used_mb
+
+            described["gpu_memory_used_mb"] = gpu_memory_used_mb()
+        return described
 
     @classmethod
     def open_tokenizer(cls, manifest: Manifest, paths: VerifiedPaths) -> Any:

@@ -105,13 +105,9 @@ class ModelLoader:
             with trace.phase(InitPhase.CREATE_SESSION) as attrs:
                 session = backend_type.open_session(manifest, paths, intra_op_threads=self.config.intra_op_threads,
                                                     device=device, prepacking=self.config.prepacking)
-                attrs.update(providers=backend_type.session_providers(session), device=device.name,
+                attrs.update(backend_type.describe_session(session, device), device=device.name,
                              device_reason=device.reason, prepacking=self.config.prepacking,
                              worker_processes=self.config.worker_processes)
-                if device.name == "cuda":
-                    from ..backends.cuda import gpu_memory_used_mb
-
-                    attrs["gpu_memory_used_mb"] = gpu_memory_used_mb()
             tokenizer = tokenizer_pending.result()
         backend = backend_type.from_parts(manifest, session, tokenizer)
         task = task_for(manifest, backend)  # ManifestError when the task's fields are wrong
@@ -128,7 +124,7 @@ class ModelLoader:
         With ORT_EXECUTION_PROVIDER=auto, a CUDA provider without a usable GPU falls back to
         the CPU (the reason is in the trace); with cuda, it is an error (the model is not ready).
         """
-        device = backend_type.select_device(self.config.execution_provider)
+        device = backend_type.select_device(self.config.execution_provider, self.config.cuda_provider_options)
         if device.name == "cpu":
             return device
         with self.trace.phase(InitPhase.CUDA_INIT) as attrs:
