@@ -55,7 +55,7 @@ def published(s3server: SeaweedS3, artifact_dir: Path) -> dict[str, Any]:
 def remote_cache(entry: dict[str, Any], cache_dir: Path, **source: Any) -> tuple[Any, ModelCache]:
     remote = S3Source(entry["source"], **source)
     manifest = remote.read_manifest(entry["manifest_sha256"])
-    return manifest, ModelCache(disk=DiskTier(cache_dir, max_bytes=400 * 2**20), remote=remote)
+    return manifest, ModelCache(disk=DiskTier(cache_dir, max_bytes=400 * 2**20), source=remote)
 
 
 def test_publish_twice_skips_what_is_there_and_writes_the_registry(published: dict[str, Any], s3server: SeaweedS3,
@@ -159,7 +159,7 @@ def test_an_interrupted_download_resumes_at_a_frame_boundary(published: dict[str
 def test_a_cache_too_small_says_what_to_raise(published: dict[str, Any], tmp_path: Path) -> None:
     remote = S3Source(published["entry"]["source"])
     manifest = remote.read_manifest(published["entry"]["manifest_sha256"])
-    cache = ModelCache(disk=DiskTier(tmp_path, max_bytes=16 * 2**20), remote=remote)
+    cache = ModelCache(disk=DiskTier(tmp_path, max_bytes=16 * 2**20), source=remote)
     with pytest.raises(CacheCapacityError, match="EphemeralStorageSize"):
         cache.get(manifest.file("model.onnx.data"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inference_runtime.artifact import FileEntry
-from inference_runtime.cache import CacheCapacityError, DiskTier, ModelCache
+from inference_runtime.cache import BundledSource, CacheCapacityError, DiskTier, ModelCache
 from inference_runtime.config import ConfigError
 from inference_runtime.registry import load_registry, resolve_model
 from tests.helpers import REPO_ROOT
@@ -41,7 +41,21 @@ def test_disk_tier_never_returns_a_bad_copy(tmp_path: Path) -> None:
     entry = entry_for(data)
     disk.put(entry, data)
     disk.path_for(entry).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    assert disk.get(entry) is None and not disk.path_for(entry).exists()
+    # a reader never gets the bad copy, and leaves it to the writer, who holds the file's lock
+    assert disk.get(entry) is None and disk.path_for(entry).exists()
+    # the next store (under the lock) removes it and writes the verified bytes in its place
+    written = disk.store(entry, lambda into: into.write_bytes(data), stats := {})
+    assert stats["fetched_by"] == "this process" and written.read_bytes() == data
+    assert disk.get(entry) == written
+
+
+def test_a_file_evicted_by_another_process_is_a_miss_not_an_error(tmp_path: Path) -> None:
+    disk = DiskTier(tmp_path, max_bytes=10_000)
+    data = os.urandom(2000)
+    entry = entry_for(data)
+    disk.put(entry, data)
+    disk.path_for(entry).unlink()  # as another worker's eviction would, between the checks
+    assert disk.get(entry) is None
 
 
 def test_a_file_larger_than_the_cache_is_a_clear_error(tmp_path: Path) -> None:
@@ -53,7 +67,7 @@ def test_a_file_larger_than_the_cache_is_a_clear_error(tmp_path: Path) -> None:
 def test_bundled_files_are_verified_in_place_and_remembered(tmp_path: Path) -> None:
     data = b"weights" * 100
     (tmp_path / "f.bin").write_bytes(data)
-    cache = ModelCache(bundled_dir=tmp_path)
+    cache = ModelCache(source=BundledSource(tmp_path))
     stats: dict = {}
     assert cache.get(entry_for(data), stats) == tmp_path / "f.bin" and stats["tier"] == "bundled"
     assert cache.get(entry_for(data), stats := {}) == tmp_path / "f.bin" and stats["tier"] == "memory"

@@ -144,7 +144,7 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
                         cf[0], max_output_size=cf[1].raw_size), zip(compressed, frames, strict=True)))
 
             def pipeline() -> None:
-                cache = ModelCache(disk=DiskTier(work / "cache", max_bytes=(mib + 64) * 2**20), remote=source)
+                cache = ModelCache(disk=DiskTier(work / "cache", max_bytes=(mib + 64) * 2**20), source=source)
                 stats: dict[str, Any] = {}
                 path = cache.get(entry, stats)
                 if path.stat().st_size != entry.size:

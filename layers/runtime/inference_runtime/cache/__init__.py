@@ -36,19 +36,13 @@ if TYPE_CHECKING:
 class ModelCache:
     """The one way model files are read: ``get(entry)`` returns a verified local path.
 
-    ``source`` is where the model comes from; ``bundled_dir=`` and ``remote=`` are
-    shorthands for a ``BundledSource`` and an S3 source. A source that fetches needs
-    ``disk``, the tier it fetches into.
+    ``source`` is where the model comes from (``BundledSource``, ``S3Source``); a source
+    that fetches needs ``disk``, the tier it fetches into.
     """
 
-    def __init__(self, *, source: Source | None = None, memory: MemoryTier | None = None,
-                 bundled_dir: Path | None = None, disk: DiskTier | None = None, remote: Source | None = None,
+    def __init__(self, *, source: Source, memory: MemoryTier | None = None, disk: DiskTier | None = None,
                  view: str = "model") -> None:
-        given = [s for s in (source, remote, BundledSource(bundled_dir) if bundled_dir is not None else None)
-                 if s is not None]
-        if len(given) != 1:
-            raise ValueError("a ModelCache reads one source: a bundled directory or a remote store")
-        self.source = given[0]
+        self.source = source
         self.memory = memory or MemoryTier()
         self.disk = disk
         local_dir = self.source.local_dir
@@ -56,11 +50,6 @@ class ModelCache:
             raise ValueError(f"the {self.source.name} source needs a disk tier to fetch into")
         # Fetched files are stored by content hash; the view gives them their names.
         self.view_dir = local_dir if local_dir is not None else disk.root / "views" / view  # type: ignore[union-attr]
-
-    @property
-    def bundled_dir(self) -> Path | None:
-        """The image's artifact directory when the model is bundled, else None."""
-        return self.source.local_dir
 
     def get(self, entry: FileEntry, stats: dict[str, Any] | None = None, on_frame: Any = None) -> Path:
         """A local path, named as in the manifest, whose bytes match the entry's sha256."""

@@ -58,16 +58,25 @@ class DiskTier(Tier):
     def partial_path(self, entry: FileEntry) -> Path:
         return self.root / f"{entry.sha256}{PARTIAL_SUFFIX}"
 
-    def get(self, entry: FileEntry) -> Path | None:
+    def get(self, entry: FileEntry, *, remove_bad: bool = False) -> Path | None:
+        """The verified cached copy, or None (absent, evicted meanwhile, or bad).
+
+        A bad copy is removed only by ``store`` (``remove_bad``), under the file's lock: a
+        reader without it could otherwise delete the good copy another process has just
+        put in its place.
+        """
         path = self.path_for(entry)
         if not path.is_file():
             return None
         try:
             verify_file(path, size=entry.size, sha256=entry.sha256)
+            os.utime(path)  # most recently used
+        except FileNotFoundError:
+            return None  # never cached, or another process evicted it: a miss
         except IntegrityError:
-            path.unlink(missing_ok=True)  # never reuse a bad copy; the caller refetches
+            if remove_bad:
+                path.unlink(missing_ok=True)  # never reuse a bad copy; the caller refetches
             return None
-        os.utime(path)  # most recently used
         return path
 
     def put(self, entry: FileEntry, data: bytes) -> Path:
@@ -86,7 +95,7 @@ class DiskTier(Tier):
         """
         stats = {} if stats is None else stats
         with self._locked(entry, stats):
-            stored = self.get(entry)
+            stored = self.get(entry, remove_bad=True)
             if stored is not None:
                 stats["fetched_by"] = "another process"
                 return stored

@@ -80,13 +80,10 @@ class S3Source(Source):
                 self._client = boto3.client("s3", config=Config(**config))
             return self._client
 
-    def reset_client(self) -> None:
+    def reset(self) -> None:
         """Drop the client (after a SnapStart restore: fresh connections and credentials)."""
         with self._client_lock:
             self._client = None
-
-    def reset(self) -> None:
-        self.reset_client()
 
     # --- manifest ----------------------------------------------------------------------
     def read_manifest(self, expected_sha256: str | None = None) -> Manifest:

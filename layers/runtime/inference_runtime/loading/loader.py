@@ -164,7 +164,7 @@ class ModelLoader:
         if self._cache is None:
             remote = S3Source(entry.source, parallelism=config.s3_parallelism, attempts=config.s3_attempts)
             if self._on_restore is not None:
-                self._on_restore(remote.reset_client)  # SnapStart: fresh connections and credentials
+                self._on_restore(remote.reset)  # SnapStart: fresh connections and credentials
             self._cache = ModelCache(source=remote, disk=DiskTier(config.cache_dir, max_bytes=self._cache_max_bytes()),
                                      view=f"{entry.name}-{entry.version or 'published'}")
         # The registry requires a pinned manifest sha256 for a remote entry.
