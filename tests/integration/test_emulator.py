@@ -79,7 +79,7 @@ def test_front_door_routes_by_tier_header(deployment: LocalDeployment) -> None:
 
 @pytest.mark.parametrize("name", sorted(BAD_REQUESTS))
 def test_bad_request_events_through_the_emulator(deployment: LocalDeployment, name: str) -> None:
-    pool = deployment.pools["standard"]
+    pool = deployment.fleets["standard"]
     pool.invoke(load_event("predict.json"))
     result = pool.invoke(load_event(name))
     assert (result["statusCode"], body(result)["error"]["code"]) == BAD_REQUESTS[name]

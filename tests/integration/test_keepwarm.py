@@ -39,7 +39,7 @@ def test_overlapping_pings_hold_n_distinct_environments_warm(artifact_dir: Path)
             first = keepwarm.invoke(load_event("keepwarm-schedule.json"))
             second = keepwarm.invoke(load_event("keepwarm-schedule.json"))
             logs = keepwarm.logs()
-        standard_envs = len(deployment.pools["standard"].environments)
+        standard_envs = len(deployment.fleets["standard"].environments)
     # THEN the first run started 3 + 1 environments, cold; the second found the same ones warm
     assert first["tiers"]["standard"] | {"function": None, "init_types": None} == {
         "function": None, "init_types": None, "requested": 3, "answered": 3,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import subprocess  # nosec B404 - the test starts moto's server with a fixed argument list
 import sys
 import threading
@@ -30,18 +29,13 @@ import boto3
 import pytest
 
 from tests.helpers import REPO_ROOT, load_event, load_module
+from tools.local.emulator import free_port
 
 pytestmark = pytest.mark.integration
 
 ACCOUNT_ARN = "arn:aws:lambda:us-east-1:000000000000:function:{}:live"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto's
                "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

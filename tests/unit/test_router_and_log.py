@@ -106,6 +106,16 @@ def test_log_lines_are_one_json_object_with_the_extra_fields(monkeypatch: pytest
     assert entry["path"].startswith("<module")  # a value JSON cannot hold is logged as its text
 
 
+def test_a_log_line_json_cannot_hold_still_goes_out(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(log, "_logger", None)
+    log.logger.warning("odd values", extra={"ratio": float("nan"), "by_id": {1: "a", (2, 3): "b"}})
+    monkeypatch.setattr(log, "_logger", None)
+    (line,) = capsys.readouterr().out.splitlines()
+    entry = json.loads(line)  # strict JSON: no bare NaN
+    assert entry["message"] == "odd values" and "nan" in entry["extra"] and "(2, 3)" in entry["extra"]
+
+
 def test_a_requests_log_lines_carry_its_request_id(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN an environment whose model cannot load (its requests are refused with a 503, logged)

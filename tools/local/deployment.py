@@ -22,7 +22,7 @@ it (tools/local/fleet/forking.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,12 @@ TIER_FUNCTIONS = {"standard": "StandardFunction", "premium": "PremiumFunction"}
 
 
 @dataclass(frozen=True)
-class TierOptions:
-    """One tier's fleet: its concurrency limit, provisioned environments, workers, SnapStart-like start."""
+class TierOptions(FleetConfig):
+    """One tier's fleet (its limit, provisioned environments, workers), and whether it starts SnapStart-like.
 
-    max_environments: int = 4
-    provisioned: int = 0
-    workers: int = 1
+    The deployment gives every tier the same lifecycle and seed (``lifecycle``, ``seed`` are replaced).
+    """
+
     snapstart: bool = False
 
 
@@ -64,12 +64,10 @@ class LocalDeployment:
         self.log = LifecycleLog(log_path)
         self.fleets: dict[str, Fleet] = {}
         for tier, options in tiers.items():
-            config = FleetConfig(max_environments=options.max_environments, provisioned=options.provisioned,
-                                 workers=options.workers, lifecycle=self.lifecycle, seed=seed)
-            self.fleets[tier] = _make_fleet(TIER_FUNCTIONS[tier], config, options, env=env,
+            config = replace(options, lifecycle=self.lifecycle, seed=seed)
+            self.fleets[tier] = _make_fleet(TIER_FUNCTIONS[tier], config, env=env,
                                             warm=warm_event(tier=tier), log=self.log,
                                             run_dir=run_dir / tier if run_dir else None)
-        self.pools = self.fleets  # the name the tests and tools used before the fleet
         self.lambda_service = LambdaService({TIER_FUNCTIONS[t]: f for t, f in self.fleets.items()})
         self.front_door = FrontDoor(self.fleets, port=front_door_port, premium_access=premium_access)
 
@@ -101,11 +99,11 @@ class LocalDeployment:
         self.stop()
 
 
-def _make_fleet(logical_id: str, config: FleetConfig, options: TierOptions, *, env: dict[str, str] | None,
+def _make_fleet(logical_id: str, config: TierOptions, *, env: dict[str, str] | None,
                 warm: dict[str, Any], log: LifecycleLog, run_dir: Path | None) -> Fleet:
     spec = FUNCTIONS[logical_id]
-    if options.snapstart:
-        from .fleet.forking import snapstart_fleet
+    if config.snapstart:
+        from .fleet.forking import SnapStartFleet
 
-        return snapstart_fleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir)
+        return SnapStartFleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir)
     return Fleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir)

@@ -25,6 +25,7 @@ from tools.lifecycle_model import DEFAULT_LIFECYCLE, IdleReclaim, LifecycleModel
 
 from .deployment import LocalDeployment, TierOptions
 from .emulator import REPO_ROOT
+from .fleet.errors import FleetConfigError
 from .fleet.report import summary_table
 from .frontdoor import PremiumAccess
 
@@ -90,13 +91,14 @@ def lifecycle_from(args: argparse.Namespace) -> LifecycleModel:
 
 
 def tiers_from(args: argparse.Namespace) -> tuple[TierOptions, TierOptions]:
-    standard = TierOptions(max_environments=args.standard_max_environments or args.max_environments,
-                           workers=args.standard_workers, snapstart=args.snapstart)
-    premium = TierOptions(max_environments=args.premium_max_environments or args.max_environments,
-                          provisioned=args.premium_provisioned, workers=args.premium_workers)
-    if premium.provisioned > premium.max_environments:
-        raise SystemExit(f"--premium-provisioned {premium.provisioned} is above the premium tier's limit of "
-                         f"{premium.max_environments} environments; raise --premium-max-environments")
+    try:
+        standard = TierOptions(max_environments=args.standard_max_environments or args.max_environments,
+                               workers=args.standard_workers, snapstart=args.snapstart)
+        premium = TierOptions(max_environments=args.premium_max_environments or args.max_environments,
+                              provisioned=args.premium_provisioned, workers=args.premium_workers)
+    except FleetConfigError as exc:  # the fleet's own checks, with the flags that set them
+        raise SystemExit(f"{exc} (--max-environments, --premium-max-environments, --premium-provisioned, "
+                         "--standard-workers, --premium-workers)") from exc
     return standard, premium
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from inference_runtime.prewarm import MINUTE_S, TierHistory
@@ -86,9 +86,9 @@ class SimResult:
         return self.user_cold / self.requests if self.requests else 0.0
 
     def add(self, other: SimResult) -> SimResult:
-        for name in ("requests", "user_cold", "rounds", "pings", "cold_pings", "ping_s", "idle_env_s", "busy_env_s",
-                     "environments_started"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for counter in fields(self):
+            if counter.name != "decisions":  # every other field is a sum
+                setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
         for pings, count in other.decisions.items():
             self.decisions[pings] = self.decisions.get(pings, 0) + count
         return self

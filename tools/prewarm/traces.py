@@ -36,19 +36,18 @@ The generators (each class is four streams spanning its range):
 
 from __future__ import annotations
 
-import csv
 import math
 import random
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from tools.azure_trace import ATTRIBUTION, DEFAULT_TRACE, read_rows
+
 DAY_S = 86_400.0
-AZURE_TRACE = Path(__file__).resolve().parents[1] / "data" / "azure-llm-inference-2023" / "code.csv"
-AZURE_ATTRIBUTION = ("Azure LLM inference trace 2023 (code), AzurePublicDataset; Patel et al., \"Splitwise\", "
-                     "ISCA 2024; CC-BY 4.0")
+AZURE_TRACE = DEFAULT_TRACE
+AZURE_ATTRIBUTION = ATTRIBUTION
 AZURE_STREAMS = 4
 GENERATED_SERVICE_S = 0.03
 
@@ -104,23 +103,8 @@ def service_time(context_tokens: int) -> float:
 
 def load_azure(path: Path = AZURE_TRACE, streams: int = AZURE_STREAMS) -> tuple[list[AzureRequest], float]:
     """The trace's requests as offsets from its first, each hashed to a stream; and the span it covers."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: it ships in the repository (tools/data/); restore it with git")
-    requests = []
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"TIMESTAMP", "ContextTokens", "GeneratedTokens"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path} lacks the columns {sorted(missing)}; is it the Azure code trace?")
-        first = None
-        for row in reader:
-            # Seven digits of fractions: Python parses at most six.
-            stamp = datetime.strptime(row["TIMESTAMP"][:26], "%Y-%m-%d %H:%M:%S.%f").replace(
-                tzinfo=UTC).timestamp()
-            first = stamp if first is None else first
-            key = f"{row['TIMESTAMP']}|{row['ContextTokens']}|{row['GeneratedTokens']}".encode()
-            requests.append(AzureRequest(stamp - first, service_time(int(row["ContextTokens"])),
-                                         zlib.crc32(key) % streams))
+    requests = [AzureRequest(row.offset_s, service_time(row.context_tokens), zlib.crc32(row.key.encode()) % streams)
+                for row in read_rows(path)]
     if not requests:
         raise ValueError(f"{path} holds no requests")
     # The span is the hour the trace is of, less its tail; one mean gap closes it so tiles do not touch.

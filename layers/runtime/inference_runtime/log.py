@@ -63,7 +63,14 @@ class JsonFormatter(logging.Formatter):
             entry["exception_name"] = record.exc_info[0].__name__
             entry["exception"] = self.formatException(record.exc_info)
         # default=str: a value json cannot write (a Path, an exception) is logged as its text, never raised.
-        return json.dumps(entry, default=str, separators=(",", ":"))
+        try:
+            return json.dumps(entry, default=str, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            # A key json cannot write, or NaN (not JSON): the line still goes out, the odd part as text.
+            standard = {key: entry[key] for key in ("level", "location", "message", "timestamp", "service",
+                                                     "requestId") if key in entry}
+            extras = {key: value for key, value in entry.items() if key not in standard}
+            return json.dumps({**standard, "extra": repr(extras)}, separators=(",", ":"))
 
 
 def _rfc3339(created: float) -> str:

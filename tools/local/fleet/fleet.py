@@ -321,10 +321,9 @@ class Fleet:
         environment.idle_since = now
         if environment.kind != ON_DEMAND:
             return []  # provisioned environments stay initialised
-        age = now - environment.created_at
-        if age >= self.config.lifecycle.max_age_s:
-            self.log.record("recycle", self.name, environment.id, kind=environment.kind, age_s=round(age, 3),
-                            max_age_s=self.config.lifecycle.max_age_s, invocations=environment.invocations)
+        recycle = self._recycle_details(environment, now)
+        if recycle is not None:
+            self.log.record("recycle", self.name, environment.id, kind=environment.kind, **recycle)
             self._remove(environment)
             return environment.workers()
         environment.reclaim_drawn_s = self.config.lifecycle.idle_reclaim.draw(self._rng)
@@ -381,11 +380,16 @@ class Fleet:
             idle = now - (environment.idle_since or now)
             return "reclaim", {"idle_s": round(idle, 3), "drawn_s": round(environment.reclaim_drawn_s or 0, 3),
                                "invocations": environment.invocations}
+        recycle = self._recycle_details(environment, now)
+        return None if recycle is None else ("recycle", recycle)
+
+    def _recycle_details(self, environment: Environment, now: float) -> dict[str, Any] | None:
+        """What the log says of recycling ``environment`` now, or None while it is younger than the maximum age."""
         age = now - environment.created_at
-        if age >= self.config.lifecycle.max_age_s:
-            return "recycle", {"age_s": round(age, 3), "max_age_s": self.config.lifecycle.max_age_s,
-                               "invocations": environment.invocations}
-        return None
+        if age < self.config.lifecycle.max_age_s:
+            return None
+        return {"age_s": round(age, 3), "max_age_s": self.config.lifecycle.max_age_s,
+                "invocations": environment.invocations}
 
     def _replace(self, environment: Environment) -> None:
         try:

@@ -97,6 +97,3 @@ def _snapshot_line(log_path: Path) -> dict[str, Any] | None:
             return json.loads(line)
     return None
 
-
-def snapstart_fleet(spec: FunctionSpec, config: FleetConfig, **kwargs: Any) -> SnapStartFleet:
-    return SnapStartFleet(spec, config, **kwargs)

@@ -11,27 +11,18 @@ longer inputs cost the same), from a small vocabulary of one-token words, seeded
 
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from ..emulator import REPO_ROOT
+from tools.azure_trace import ATTRIBUTION, DEFAULT_TRACE, TraceError, read_rows
 
-TRACE_DIR = REPO_ROOT / "tools" / "data" / "azure-llm-inference-2023"
-DEFAULT_TRACE = TRACE_DIR / "code.csv"
-ATTRIBUTION = ("Azure LLM inference trace 2023 (code service), from the AzurePublicDataset repository "
-               "(data/AzureLLMInferenceTrace_code.csv), described in \"Splitwise: Efficient generative LLM "
-               "inference using phase splitting\" (Patel et al., ISCA 2024); licensed CC-BY 4.0.")
+__all__ = ["ATTRIBUTION", "DEFAULT_TRACE", "Arrival", "PlannedRequest", "TraceError", "load_trace", "plan",
+           "text_for"]
 # Each of these is one token to all-MiniLM-L6-v2's WordPiece tokenizer.
 WORDS = ("the", "model", "server", "request", "cold", "start", "function", "environment", "warm", "data",
          "code", "python", "lambda", "inference", "fast", "first", "token", "query", "answer", "cache")
 TIERS = ("standard", "premium")
-
-
-class TraceError(ValueError):
-    """Raised when the trace file cannot be read as the Azure trace (its columns, its timestamps)."""
 
 
 @dataclass(frozen=True)
@@ -51,24 +42,7 @@ class PlannedRequest:
 
 def load_trace(path: Path = DEFAULT_TRACE) -> list[Arrival]:
     """Every row of the trace, as seconds after its first arrival, in arrival order."""
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise TraceError(f"cannot read the trace {path}: {exc}") from exc
-    if not rows or not {"TIMESTAMP", "ContextTokens"} <= set(rows[0]):
-        raise TraceError(f"{path} is not the Azure LLM inference trace: it needs the columns TIMESTAMP and "
-                         "ContextTokens")
-    try:
-        # Timestamps carry 7 fractional digits; datetime reads 6.
-        times = [datetime.strptime(row["TIMESTAMP"][:26], "%Y-%m-%d %H:%M:%S.%f") for row in rows]
-        tokens = [int(row["ContextTokens"]) for row in rows]
-    except ValueError as exc:
-        raise TraceError(f"{path}: a row does not parse ({exc}); expected 'YYYY-MM-DD HH:MM:SS.fffffff' "
-                         "and an integer ContextTokens") from exc
-    first = min(times)
-    arrivals = [Arrival((t - first).total_seconds(), n) for t, n in zip(times, tokens, strict=True)]
-    return sorted(arrivals, key=lambda a: a.offset_s)
+    return [Arrival(row.offset_s, row.context_tokens) for row in read_rows(path)]
 
 
 def plan(arrivals: list[Arrival], *, duration_s: float, compression: float, tiers: tuple[str, ...] = TIERS,

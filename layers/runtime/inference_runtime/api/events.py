@@ -17,7 +17,7 @@ from .errors import BadRequestError, quote
 # What a target group's ARN looks like; the handler never reads it, ALB always sends one.
 LOCAL_TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/{tier}/local"
 
-# The fields of an ALB request event the function (or Powertools' ALBResolver) reads, by
+# The fields of an ALB request event the function (its router, api/router.py) reads, by
 # the shape they must have. Anything else in the event is ignored.
 _REQUIRED_STRINGS = ("httpMethod", "path")
 _STRING_MAPS = ("headers", "queryStringParameters")
@@ -30,9 +30,9 @@ def check_alb_event(event: Any) -> dict[str, Any]:
     """``event`` if it has the shape of an ALB request event, else a BadRequestError
     (``unsupported_event``) that names the field that is off.
 
-    Checked once, before routing: past this point every field the routes or Powertools
+    Checked once, before routing: past this point every field the router and the routes
     read has the type an ALB sends, so an odd event is a 400 rather than an exception
-    deep inside the resolver.
+    deep inside the router.
     """
     if not isinstance(event, dict):
         raise _unsupported(f"the event is {_json_type(event)}, not an object")

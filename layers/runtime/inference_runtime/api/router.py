@@ -63,11 +63,7 @@ class Request:
     @property
     def multi_value(self) -> bool:
         """Whether the target group sends multi-value fields (and so expects them back)."""
-        return event_is_multi_value(self.event)
-
-
-def event_is_multi_value(event: dict[str, Any]) -> bool:
-    return event.get("multiValueHeaders") is not None
+        return self.event.get("multiValueHeaders") is not None
 
 
 def _single_values(event: dict[str, Any], single: str, multi: str) -> dict[str, str]:
