@@ -24,9 +24,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .artifact import ArtifactError
+from .artifact.spec import ModelSpec
 from .backends import BackendError
 from .config import ConfigError, RuntimeConfig
 from .lifecycle import PhaseTrace, init_type, instance_id
@@ -37,6 +39,19 @@ if TYPE_CHECKING:
     from .backends.base import InferenceBackend
     from .lifecycle.metrics import ColdStartMetrics
     from .tasks import Task
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What the API may know about the loaded model: its artifact's name and version, and its contract.
+
+    ``name`` is the artifact's (the manifest's), ``spec`` is what the export wrote
+    (task, dimensions, normalize, labels, tokenizer.max_sequence_length...).
+    """
+
+    name: str
+    version: str
+    spec: ModelSpec
 
 
 class InferenceService:
@@ -175,6 +190,13 @@ class InferenceService:
         if self.trace.restored:
             summary["restored_from_snapshot"] = True
         return summary
+
+    def describe(self) -> ModelDescription:
+        """The loaded model's name, version and contract (loads it first; ModelNotReadyError if it cannot)."""
+        manifest = self.load().manifest
+        model: Any = manifest.model
+        spec = model if isinstance(model, ModelSpec) else ModelSpec.from_dict(model)
+        return ModelDescription(name=manifest.name, version=manifest.version, spec=spec)
 
     # --- the model's task ---------------------------------------------------------
     @property
