@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import struct
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -405,5 +407,47 @@ def differences(expected: Any, actual: Any, where: str = "") -> list[str]:
     if isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             return [f"{where}: {len(expected)} items != {len(actual)}"]
-        return [d for i, (e, a) in enumerate(zip(expected, actual, strict=True)) for d in differences(e, a, f"{where}[{i}]")]
+        pairs = enumerate(zip(expected, actual, strict=True))
+        return [d for i, (e, a) in pairs for d in differences(e, a, f"{where}[{i}]")]
     return [] if expected == actual and type(expected) is type(actual) else [f"{where}: {expected!r} != {actual!r}"]
+
+
+# --- serving a model as Lambda would, and replaying the cases --------------------------------
+
+TINY = {"embeddings": "tiny-bert-embeddings", "classification": "tiny-bert-classifier",
+        "reranking": "tiny-bert-reranker"}
+REAL = "all-MiniLM-L6-v2"
+
+
+def build_tiny(task: str, root: Path) -> Path:
+    """A tiny random BERT for ``task`` (tests/tiny_models.py, seed 0), exported by the code on the path."""
+    from tests.tiny_models import make_model
+    from tools.export import build
+
+    directory = make_model(root / "models", "bert", task)
+    artifact = root / "artifacts" / TINY[task]
+    build(artifact, model_dir=directory, name=TINY[task])
+    return artifact
+
+
+def serve(artifact: Path, module_name: str) -> Callable[[Any, Any], dict[str, Any]]:
+    """functions/inference/app.py's handler, its module imported with MODEL_ARTIFACT_DIR=artifact."""
+    import importlib.util
+
+    os.environ["MODEL_ARTIFACT_DIR"] = str(artifact)
+    root = Path(os.environ.get("GOLDEN_APP_ROOT", Path(__file__).resolve().parents[2]))
+    app_path = root / "functions" / "inference" / "app.py"
+    spec = importlib.util.spec_from_file_location(module_name, app_path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    from inference_runtime.lifecycle import new_instance
+
+    new_instance()  # the first case is this environment's cold start
+    return module.handler  # type: ignore[no-any-return]
+
+
+def replay(handler: Callable[[Any, Any], dict[str, Any]], kind: str, **kwargs: Any) -> dict[str, Any]:
+    return {name: normalise(handler(event, None), loader_message=kind == "broken")
+            for name, event in cases(kind, **kwargs)}
