@@ -25,8 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inference_runtime.artifact import Manifest
-from inference_runtime.artifact.manifest import TASKS
+from inference_runtime.artifact import Manifest, Task
 from tools.export import PACKAGED_MODELS, ExportError, build, packaged_model_dir
 from tools.export.packages import package_versions, packaged_name_of
 
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", "--model-dir", dest="model", default=None,
                         help=f"model directory, packaged model ({', '.join(PACKAGED_MODELS)}) or "
                              f"{HUB_PREFIX}<repo id>; default {DEFAULT_NAME}")
-    parser.add_argument("--task", default=None, help=f"one of {', '.join(TASKS)}; default: inferred")
+    parser.add_argument("--task", default=None, help=f"one of {', '.join(Task)}; default: inferred")
     parser.add_argument("--pooling", default=None,
                         help="embeddings: cls, mean, max, lasttoken... (default: the model's, else mean)")
     parser.add_argument("--name", default=None, help="the artifact's name (default: the model's)")
@@ -102,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Empty values are "not given" (the image's build arguments default to empty strings).
     task, pooling = args.task or None, args.pooling or None
-    if task is not None and task not in TASKS:
-        parser.error(f"--task {task!r}: use one of {', '.join(TASKS)}")
+    if task is not None and task not in set(Task):
+        parser.error(f"--task {task!r}: use one of {', '.join(Task)}")
 
     started = time.perf_counter()
     try:
@@ -115,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    manifest, spec = result.manifest, result.spec
+    manifest, plan = result.manifest, result.plan
     total = sum(e.size for e in manifest.files)
-    print(f"model {spec.path}: {spec.architecture}, task {spec.task} ({spec.task_reason})")
+    print(f"model {plan.path}: {plan.architecture}, task {plan.task} ({plan.task_reason})")
     print(result.parity.summary())
     print(f"artifact {manifest.name} version {manifest.version}: {len(manifest.files)} files, "
           f"{total / 2**20:.1f} MiB, in {out} ({time.perf_counter() - started:.1f} s)")

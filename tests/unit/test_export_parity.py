@@ -53,7 +53,7 @@ def test_a_graph_that_ignores_padding_fails_the_build(bert: Path, tmp_path: Path
 
 def test_the_report_is_in_the_manifest(bert: Path, tmp_path: Path) -> None:
     result = build(tmp_path / "artifact", model_dir=bert, name="tiny")
-    parity = result.manifest.model["parity"]
+    parity = result.manifest.source["parity"]
     assert parity["min_cosine"] >= MIN_COSINE and parity["threshold"] == MIN_COSINE
     assert parity["inputs"] == 9 and parity["max_abs_diff"] < 1e-5
     assert "unpadded" in parity["reference"] and "padded batch" in parity["candidate"]

@@ -53,15 +53,15 @@ def test_every_architecture_and_task_exports_with_parity_and_serves_like_torch(
     result = build(root / "artifacts" / directory.name, model_dir=directory, name=directory.name)
     # THEN the task is inferred, parity held, and the manifest says what the runtime needs
     manifest = json.loads((root / "artifacts" / directory.name / "manifest.json").read_text())
-    model = manifest["model"]
-    assert result.spec.task == model["task"] == task
-    assert result.parity.passed and model["parity"]["inputs"] >= 6
-    assert model["max_sequence_length"] == MAX_POSITIONS
+    model, parity = manifest["model"], manifest["source"]["parity"]
+    assert result.plan.task == model["task"] == task
+    assert result.parity.passed and parity["inputs"] >= 6
+    assert model["tokenizer"]["max_sequence_length"] == MAX_POSITIONS
     if task == "embeddings":
-        assert model["parity"]["min_cosine"] >= MIN_COSINE
-        assert (model["pooling"], model["normalize"]) == ("mean", True)
+        assert parity["min_cosine"] >= MIN_COSINE
+        assert (model["pooling"], model["normalize"], model["dimensions"]) == (["mean"], True, 32)
     else:
-        assert model["parity"]["max_abs_logit_diff"] <= MAX_LOGIT_DIFF
+        assert parity["max_abs_logit_diff"] <= MAX_LOGIT_DIFF
     # AND served in process, it answers what torch does
     service = serve(root / "artifacts" / directory.name)
     assert service.task == task
@@ -101,7 +101,7 @@ def test_every_pooling_mode_matches_sentence_transformers(root: Path, pooling: s
 
     directory = make_model(root / f"pool-{pooling}", "bert", "embeddings", pooling=pooling, normalize=False)
     result = build(root / "artifacts" / f"pool-{pooling}", model_dir=directory, name=f"pool-{pooling}")
-    assert result.spec.pooling == (pooling,) and result.spec.normalize is False
+    assert result.plan.pooling == (pooling,) and result.plan.normalize is False
     service = serve(root / "artifacts" / f"pool-{pooling}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -117,7 +117,7 @@ def test_a_multi_label_classifier_scores_each_label_with_a_sigmoid(root: Path) -
 
     directory = make_model(root / "multi", "distilbert", "classification", multi_label=True)
     result = build(root / "artifacts" / "multi", model_dir=directory, name="multi")
-    assert result.manifest.model["multi_label"] is True
+    assert result.manifest.model.multi_label is True
     service = serve(root / "artifacts" / "multi")
     tokenizer = AutoTokenizer.from_pretrained(str(directory))
     reference = AutoModelForSequenceClassification.from_pretrained(str(directory)).eval()

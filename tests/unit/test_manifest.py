@@ -9,9 +9,13 @@ import pytest
 
 from inference_runtime.artifact import (
     FileEntry,
+    GraphSpec,
     IntegrityError,
     Manifest,
     ManifestError,
+    ModelSpec,
+    Task,
+    TokenizerSpec,
     atomic_write_bytes,
     content_version,
     describe_files,
@@ -27,7 +31,8 @@ def make_artifact(root: Path) -> Manifest:
     (root / "tokenizer.json").write_text('{"version": "1.0"}')
     files = describe_files(root, ["weights.bin", "tokenizer.json"])
     manifest = Manifest(name="tiny", version=content_version(files), format="onnx", files=files,
-                        model={"entrypoint": "weights.bin"})
+                        model=ModelSpec(task=Task.EMBEDDINGS, graph=GraphSpec(entrypoint="weights.bin"),
+                                        tokenizer=TokenizerSpec(), dimensions=8, normalize=True))
     write_manifest(root, manifest)
     return manifest
 
@@ -37,8 +42,9 @@ def test_round_trip_and_verify(tmp_path: Path) -> None:
     written = make_artifact(tmp_path)
     # WHEN it is read back and verified
     read = verify_artifact(tmp_path)
-    # THEN it is the same manifest, and the sizes and hashes are the files' own
+    # THEN it is the same manifest, the contract typed, and the sizes and hashes are the files' own
     assert read == written
+    assert read.model.task is Task.EMBEDDINGS and read.model.graph.entrypoint == "weights.bin"
     assert read.file("weights.bin").size == 256 * 64
 
 
@@ -86,6 +92,10 @@ def test_paths_outside_the_artifact_are_rejected(path: str) -> None:
     (lambda d: d.update(name=""), "'name' must be a non-empty string"),
     (lambda d: d["files"][0].update(sha256="XYZ"), "64 lowercase hex"),
     (lambda d: d["files"].append(dict(d["files"][0])), "same file twice"),
+    (lambda d: d.pop("model"), "model must be a JSON object"),
+    (lambda d: d["model"].update(task="summarisation"), "is not one of embeddings, classification, reranking"),
+    (lambda d: d["model"].update(task="classification"), "must name its labels"),
+    (lambda d: d["model"]["tokenizer"].update(max_sequence_length=0), "max_sequence_length must be a positive"),
 ])
 def test_invalid_manifests_say_what_is_wrong(tmp_path: Path, mutate, message: str) -> None:
     make_artifact(tmp_path)
@@ -93,6 +103,17 @@ def test_invalid_manifests_say_what_is_wrong(tmp_path: Path, mutate, message: st
     mutate(data)
     (tmp_path / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(ManifestError, match=message):
+        read_manifest(tmp_path)
+
+
+def test_a_schema_1_manifest_is_refused_with_the_fix(tmp_path: Path) -> None:
+    # GIVEN an artifact built by the tools before the typed contract (schema 1, a loose model dict)
+    make_artifact(tmp_path)
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    data.update(schema=1, model={"task": "embeddings", "normalized": True, "entrypoint": "weights.bin"})
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    # WHEN it is read THEN it is refused, saying to rebuild it, not read through aliases
+    with pytest.raises(ManifestError, match=r"schema 1 .*rebuild the artifact \(make artifact\)"):
         read_manifest(tmp_path)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from inference_runtime.api.routes import build_handler
-from inference_runtime.artifact import Manifest, ManifestError
+from inference_runtime.artifact import Manifest, ManifestError, ModelSpec, Task
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
@@ -54,7 +54,7 @@ def predict(service: InferenceService, payload: Any) -> tuple[int, dict[str, Any
 def test_embeddings_through_predict(services: dict[str, InferenceService]) -> None:
     service = services["embeddings"]
     status, answer = predict(service, {"inputs": ["hello world", "the quick brown fox"]})
-    assert status == 200 and service.task == "embeddings"
+    assert status == 200 and service.task is Task.EMBEDDINGS
     assert answer["model"] == "tiny-embeddings" and len(answer["outputs"]) == 2
     for vector in answer["outputs"]:
         assert len(vector) == 32 and math.isclose(math.fsum(x * x for x in vector), 1.0, rel_tol=1e-5)
@@ -173,11 +173,12 @@ class FixedBackend:
 
 
 def manifest(**model: Any) -> Manifest:
-    return Manifest(name="fixed", version="1", format="onnx", files=(), model=model)
+    return Manifest(name="fixed", version="1", format="onnx", files=(),
+                    model=ModelSpec.from_dict({"graph": {}, "tokenizer": {}, **model}))
 
 
 def test_softmax_sigmoid_and_ties() -> None:
-    labels = {"0": "a", "1": "b", "2": "c"}
+    labels = ["a", "b", "c"]
     single = task_for(manifest(task="classification", labels=labels), FixedBackend([[1.0, 3.0, 3.0]]))
     (ranked,) = single.classify(["x"])
     expected = np.exp([1.0, 3.0, 3.0]) / np.exp([1.0, 3.0, 3.0]).sum()
@@ -201,21 +202,19 @@ def test_rerank_pairs_each_document_with_the_query_and_applies_the_activation() 
 
 @pytest.mark.parametrize("model, message", [
     ({"task": "summarisation"}, "is not one of embeddings, classification, reranking"),
+    ({}, "model.task None is not one of"),                            # no default task any more
+    ({"task": "classification"}, "must name its labels"),
+    ({"task": "reranking", "score_activation": "tanh"}, "score_activation 'tanh' is not one of sigmoid, identity"),
 ])
-def test_manifests_name_a_known_task_or_none(model: dict, message: str) -> None:
-    assert manifest().task == "embeddings"          # written before tasks existed
+def test_the_contract_refuses_a_model_it_cannot_serve(model: dict, message: str) -> None:
     with pytest.raises(ManifestError, match=message):
         manifest(**model)
 
 
-@pytest.mark.parametrize("model, message", [
-    ({"task": "classification"}, "names no labels"),
-    ({"task": "classification", "labels": {"0": "a", "2": "c"}}, "numbered 0..1"),
-    ({"task": "reranking", "score_activation": "tanh"}, "score_activation 'tanh'"),
-])
-def test_task_fields_are_checked_when_the_model_loads(model: dict, message: str) -> None:
-    with pytest.raises(ManifestError, match=message):
-        task_for(manifest(**model), FixedBackend([[0.0]]))
+def test_each_task_gets_its_own_runner() -> None:
+    for task in Task:
+        extra = {"labels": ["a"]} if task is Task.CLASSIFICATION else {}
+        assert task_for(manifest(task=task.value, **extra), FixedBackend([[0.0]])).task is task
 
 
 def test_a_classifier_whose_manifest_lost_its_labels_is_a_503(services: dict[str, InferenceService],
@@ -234,4 +233,4 @@ def test_a_classifier_whose_manifest_lost_its_labels_is_a_503(services: dict[str
     service.start()
     status, answer = predict(service, {"inputs": ["x"]})
     assert (status, answer["error"]["code"]) == (503, "model_not_ready")
-    assert "names no labels" in answer["error"]["message"]
+    assert "must name its labels" in answer["error"]["message"]

@@ -12,9 +12,9 @@ answers ``--help`` (and reports a bad argument) without paying for them.
 
 from .build import BuildResult, build
 from .errors import ExportError, ParityError
-from .model_dir import ModelSpec, inspect_model
+from .model_dir import ExportPlan, inspect_model
 from .packages import PACKAGED_MODELS, packaged_model_dir
 from .parity import MAX_LOGIT_DIFF, MIN_COSINE, ParityReport
 
-__all__ = ["MAX_LOGIT_DIFF", "MIN_COSINE", "PACKAGED_MODELS", "BuildResult", "ExportError", "ModelSpec",
+__all__ = ["MAX_LOGIT_DIFF", "MIN_COSINE", "PACKAGED_MODELS", "BuildResult", "ExportError", "ExportPlan",
            "ParityError", "ParityReport", "build", "inspect_model", "packaged_model_dir"]

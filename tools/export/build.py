@@ -21,7 +21,6 @@ out of a large protobuf.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -30,7 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from inference_runtime.artifact import (
+    GraphSpec,
     Manifest,
+    ModelSpec,
+    Task,
+    TokenizerSpec,
     content_version,
     describe_files,
     sha256_file,
@@ -40,7 +43,7 @@ from inference_runtime.artifact import (
 
 from .errors import ExportError
 from .graph import export_onnx, load_model, load_tokenizer, usable_positions
-from .model_dir import ModelSpec, inspect_model
+from .model_dir import ExportPlan, inspect_model
 from .parity import PARITY_TEXTS, ParityReport, check_parity
 
 ONNX_FILENAME = "model.onnx"
@@ -54,11 +57,16 @@ FALLBACK_MAX_LENGTH = 512
 @dataclass(frozen=True)
 class BuildResult:
     manifest: Manifest
-    spec: ModelSpec
+    plan: ExportPlan
     parity: ParityReport
 
+    @property
+    def spec(self) -> ModelSpec:
+        """The contract the artifact's manifest carries."""
+        return self.manifest.model
 
-def build(out_dir: Path, *, model_dir: Path, name: str, version: str | None = None, task: str | None = None,
+
+def build(out_dir: Path, *, model_dir: Path, name: str, version: str | None = None, task: Task | str | None = None,
           pooling: str | None = None, source: dict[str, Any] | None = None) -> BuildResult:
     """Export ``model_dir`` into a verified artifact at ``out_dir``: its manifest, what was inferred, the parity.
 
@@ -71,57 +79,68 @@ def build(out_dir: Path, *, model_dir: Path, name: str, version: str | None = No
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()   # one bar per weight load: noise in a build log
-    spec = inspect_model(Path(model_dir), task=task, pooling=pooling)
+    plan = inspect_model(Path(model_dir), task=task, pooling=pooling)
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     staging.chmod(0o755)  # mkdtemp makes 0700; the image's runtime user must read it
     try:
-        tokenizer = load_tokenizer(spec)
-        model = load_model(spec, attn_implementation="eager")
-        max_length = _max_length(spec, model)
+        tokenizer = load_tokenizer(plan)
+        model = load_model(plan, attn_implementation="eager")
+        max_length = _max_length(plan, model)
         sample = tokenizer(list(PARITY_TEXTS[1:3]), padding=True, truncation=True, max_length=max_length,
                            return_tensors="pt")
-        graph_fields = export_onnx(spec, model, tokenizer, sample, staging / RAW_EXPORT_FILENAME)
+        graph_fields = export_onnx(plan, model, tokenizer, sample, staging / RAW_EXPORT_FILENAME)
         del model  # the reference below is loaded afresh: never hold two copies of a large model
         ort_version = optimise_offline(staging / RAW_EXPORT_FILENAME, staging / ONNX_FILENAME, WEIGHTS_FILENAME)
         (staging / RAW_EXPORT_FILENAME).unlink()
         _write_tokenizer(tokenizer, staging / TOKENIZER_FILENAME)
 
         files = describe_files(staging, [ONNX_FILENAME, WEIGHTS_FILENAME, TOKENIZER_FILENAME])
-        model_fields = {
-            "entrypoint": ONNX_FILENAME,
-            "external_data": [WEIGHTS_FILENAME],
-            "graph_optimization": "extended",
-            "tokenizer": TOKENIZER_FILENAME,
-            **graph_fields,
-            **spec.manifest_fields(),
-            "max_sequence_length": max_length,
-            "pad_token": str(tokenizer.pad_token),
-            "pad_token_id": int(tokenizer.pad_token_id),
-            "onnxruntime": ort_version,
-        }
-        manifest = Manifest(
-            name=name, version=version or content_version(files), format="onnx", files=files,
-            model=model_fields,
-            source={**_source(spec), **(source or {}),
-                    "exported_with": f"torch {torch.__version__}, transformers {transformers.__version__}"},
-        )
+        spec = model_spec(plan, graph_fields, max_length=max_length, pad_token=str(tokenizer.pad_token),
+                          pad_token_id=int(tokenizer.pad_token_id))
+        provenance = {**_source(plan), **(source or {}), "model_type": plan.model_type, "onnxruntime": ort_version,
+                      "exported_with": f"torch {torch.__version__}, transformers {transformers.__version__}"}
+        manifest = Manifest(name=name, version=version or content_version(files), format="onnx", files=files,
+                            model=spec, source=provenance)
         write_manifest(staging, manifest)
         verify_artifact(staging, manifest)
 
         # The reference runs the model as transformers does by default (not the eager
         # attention the graph was traced with).
-        reference = load_model(spec)
-        report = check_parity(spec, reference, tokenizer, staging, manifest, max_length)
-        manifest = dataclasses.replace(manifest, model={**model_fields, "parity": report.to_dict()})
+        reference = load_model(plan)
+        report = check_parity(plan, reference, tokenizer, staging, manifest, max_length)
+        # The build's own check, for people reading the manifest (the runtime never reads it).
+        manifest = Manifest(name=manifest.name, version=manifest.version, format="onnx", files=files, model=spec,
+                            source={**provenance, "parity": report.to_dict()})
         write_manifest(staging, manifest)
         verify_artifact(staging, manifest)
         _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuildResult(manifest, spec, report)
+    return BuildResult(manifest, plan, report)
+
+
+def model_spec(plan: ExportPlan, graph_fields: dict[str, Any], *, max_length: int, pad_token: str,
+               pad_token_id: int) -> ModelSpec:
+    """The contract the runtime reads: the plan's task fields, the exported graph, the tokenizer's settings."""
+    graph = GraphSpec(entrypoint=ONNX_FILENAME, external_data=(WEIGHTS_FILENAME,),
+                      inputs=tuple(graph_fields["inputs"]), output=str(graph_fields["output"]),
+                      optimization="extended", optimized_for="cpu")
+    tokenizer = TokenizerSpec(file=TOKENIZER_FILENAME, max_sequence_length=max_length, pad_token=pad_token,
+                              pad_token_id=pad_token_id)
+    common: dict[str, Any] = {"task": plan.task, "graph": graph, "tokenizer": tokenizer,
+                              "architecture": plan.architecture}
+    if plan.task is Task.EMBEDDINGS:
+        return ModelSpec(**common, dimensions=int(graph_fields["width"]), normalize=plan.normalize,
+                         pooling=plan.pooling)
+    if plan.task is Task.CLASSIFICATION:
+        if int(graph_fields["width"]) != len(plan.labels):
+            raise ExportError(f"the graph gives {graph_fields['width']} logits but the model names "
+                              f"{len(plan.labels)} labels")
+        return ModelSpec(**common, labels=plan.labels, multi_label=plan.multi_label)
+    return ModelSpec(**common, score_activation=plan.score_activation)
 
 
 def optimise_offline(raw_path: Path, out_path: Path, weights_name: str) -> str:
@@ -137,9 +156,9 @@ def optimise_offline(raw_path: Path, out_path: Path, weights_name: str) -> str:
     return ort.__version__
 
 
-def _max_length(spec: ModelSpec, model: Any) -> int:
+def _max_length(plan: ExportPlan, model: Any) -> int:
     """What the model was configured to read, capped by what its position embeddings cover."""
-    limits = [n for n in (spec.max_sequence_length, usable_positions(model)) if n]
+    limits = [n for n in (plan.max_sequence_length, usable_positions(model)) if n]
     if not limits:
         return FALLBACK_MAX_LENGTH
     return min(limits)
@@ -154,9 +173,9 @@ def _write_tokenizer(tokenizer: Any, path: Path) -> None:
     backend.save(str(path))
 
 
-def _source(spec: ModelSpec) -> dict[str, Any]:
-    weights = {p.name: sha256_file(p) for p in spec.weights}
-    record: dict[str, Any] = {"model_dir": spec.path.name, "weights": weights}
+def _source(plan: ExportPlan) -> dict[str, Any]:
+    weights = {p.name: sha256_file(p) for p in plan.weights}
+    record: dict[str, Any] = {"model_dir": plan.path.name, "weights": weights}
     if len(weights) == 1:
         record["weights_sha256"] = next(iter(weights.values()))
     return record
@@ -173,4 +192,4 @@ def _swap_into_place(staging: Path, out_dir: Path) -> None:
         os.replace(staging, out_dir)
 
 
-__all__ = ["BuildResult", "ExportError", "build", "optimise_offline"]
+__all__ = ["BuildResult", "ExportError", "build", "model_spec", "optimise_offline"]

@@ -24,10 +24,12 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inference_runtime.artifact.spec import Task
+
 from .errors import ExportError
 
 if TYPE_CHECKING:
-    from .model_dir import ModelSpec
+    from .model_dir import ExportPlan
 
 # Opset 17 is the newest every onnxruntime release we target runs fully optimised.
 ONNX_OPSET = 17
@@ -37,23 +39,23 @@ EMBEDDING_OUTPUT = "sentence_embedding"
 LOGITS_OUTPUT = "logits"
 
 
-def load_tokenizer(spec: ModelSpec) -> Any:
+def load_tokenizer(plan: ExportPlan) -> Any:
     """The model's own tokenizer, as transformers loads it (a fast, tokenizers-backed one)."""
     from transformers import AutoTokenizer
 
     try:
         # A local directory only: the export never downloads anything (bandit's B615 is about
         # hub downloads without a pinned revision).
-        tokenizer = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True)  # nosec B615
+        tokenizer = AutoTokenizer.from_pretrained(str(plan.path), local_files_only=True)  # nosec B615
     except (OSError, ValueError) as exc:
-        raise ExportError(f"transformers could not load the tokenizer of {spec.path}: {exc}") from exc
+        raise ExportError(f"transformers could not load the tokenizer of {plan.path}: {exc}") from exc
     if getattr(tokenizer, "backend_tokenizer", None) is None:
-        raise ExportError(f"the tokenizer of {spec.path} is not backed by the tokenizers library (no "
+        raise ExportError(f"the tokenizer of {plan.path} is not backed by the tokenizers library (no "
                           "tokenizer.json), which is what the runtime runs; save a fast tokenizer with the model")
     if tokenizer.pad_token is None:
         # Decoder-style embedding models (last-token pooling) often have none; their EOS pads them.
         if tokenizer.eos_token is None:
-            raise ExportError(f"the tokenizer of {spec.path} has neither a padding nor an end-of-sequence token")
+            raise ExportError(f"the tokenizer of {plan.path} has neither a padding nor an end-of-sequence token")
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.padding_side != "right":
         # The graph's last-token pooling and the runtime both pad on the right.
@@ -61,19 +63,19 @@ def load_tokenizer(spec: ModelSpec) -> Any:
     return tokenizer
 
 
-def load_model(spec: ModelSpec, *, attn_implementation: str | None = None) -> Any:
-    """The torch model for ``spec.task`` in float32, eval mode; eager attention when exporting."""
+def load_model(plan: ExportPlan, *, attn_implementation: str | None = None) -> Any:
+    """The torch model for ``plan.task`` in float32, eval mode; eager attention when exporting."""
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification
 
-    auto = AutoModel if spec.task == "embeddings" else AutoModelForSequenceClassification
+    auto = AutoModel if plan.task is Task.EMBEDDINGS else AutoModelForSequenceClassification
     kwargs: dict[str, Any] = {"dtype": torch.float32, "local_files_only": True}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     try:
-        model = auto.from_pretrained(str(spec.path), **kwargs)
+        model = auto.from_pretrained(str(plan.path), **kwargs)
     except (OSError, ValueError, KeyError) as exc:
-        raise ExportError(f"transformers could not load {spec.path} as {auto.__name__}: {exc}") from exc
+        raise ExportError(f"transformers could not load {plan.path} as {auto.__name__}: {exc}") from exc
     return model.eval()
 
 
@@ -129,7 +131,7 @@ def pool(hidden: Any, mask: Any, modes: tuple[str, ...]) -> Any:
     return pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1)
 
 
-def export_onnx(spec: ModelSpec, model: Any, tokenizer: Any, sample: dict[str, Any], out_path: Path) -> dict[str, Any]:
+def export_onnx(plan: ExportPlan, model: Any, tokenizer: Any, sample: dict[str, Any], out_path: Path) -> dict[str, Any]:
     """Trace ``model`` (+ pooling for embeddings) into ``out_path``; return the graph's manifest fields.
 
     ``sample`` is a tokenized batch (rows of different lengths) to trace with: real
@@ -138,7 +140,7 @@ def export_onnx(spec: ModelSpec, model: Any, tokenizer: Any, sample: dict[str, A
     import torch
 
     names = graph_inputs(model, tokenizer)
-    output = EMBEDDING_OUTPUT if spec.task == "embeddings" else LOGITS_OUTPUT
+    output = EMBEDDING_OUTPUT if plan.task is Task.EMBEDDINGS else LOGITS_OUTPUT
 
     class Graph(torch.nn.Module):
         def __init__(self) -> None:
@@ -147,11 +149,11 @@ def export_onnx(spec: ModelSpec, model: Any, tokenizer: Any, sample: dict[str, A
 
         def forward(self, *inputs: Any) -> Any:
             feeds = dict(zip(names, inputs, strict=True))
-            if spec.task != "embeddings":
+            if plan.task is not Task.EMBEDDINGS:
                 return self.model(**feeds).logits
             hidden = self.model(**feeds)[0]
-            pooled = pool(hidden, feeds["attention_mask"], spec.pooling)
-            if spec.normalize:
+            pooled = pool(hidden, feeds["attention_mask"], plan.pooling)
+            if plan.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
             return pooled
 
@@ -172,9 +174,5 @@ def export_onnx(spec: ModelSpec, model: Any, tokenizer: Any, sample: dict[str, A
             dynamic_axes={**{name: axes for name in names}, output: {0: "batch"}},
             opset_version=ONNX_OPSET, dynamo=False,
         )
-    fields: dict[str, Any] = {"inputs": names, "output": output}
-    if spec.task == "embeddings":
-        fields["embedding_dim"] = int(probe.shape[-1])
-    else:
-        fields["num_labels"] = int(probe.shape[-1])
-    return fields
+    # width: the embedding's size, or the number of logits
+    return {"inputs": names, "output": output, "width": int(probe.shape[-1])}

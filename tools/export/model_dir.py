@@ -16,11 +16,11 @@ is inferred in this order, the first rule that applies winning:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inference_runtime.artifact.manifest import TASKS
+from inference_runtime.artifact.spec import ScoreActivation, Task
 
 from .errors import ExportError
 
@@ -41,10 +41,10 @@ _LEGACY_POOLING_KEYS = dict((
 _SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
 # CrossEncoder activations, as sentence-transformers stores them, and the runtime's names.
 _ACTIVATIONS = {
-    "torch.nn.modules.activation.Sigmoid": "sigmoid",
-    "torch.nn.Sigmoid": "sigmoid",
-    "torch.nn.modules.linear.Identity": "identity",
-    "torch.nn.Identity": "identity",
+    "torch.nn.modules.activation.Sigmoid": ScoreActivation.SIGMOID,
+    "torch.nn.Sigmoid": ScoreActivation.SIGMOID,
+    "torch.nn.modules.linear.Identity": ScoreActivation.IDENTITY,
+    "torch.nn.Identity": ScoreActivation.IDENTITY,
 }
 # A tokenizer_config.json model_max_length this large means "no limit" (transformers' VERY_LARGE_INTEGER).
 _NO_LIMIT = 10**6
@@ -52,35 +52,21 @@ WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """What a model directory holds and how to export it."""
+class ExportPlan:
+    """What a model directory holds and how to export it (the artifact's contract is ``ModelSpec``)."""
 
     path: Path                     # the Hugging Face model (config.json, weights, tokenizer)
-    task: str
+    task: Task
     task_reason: str               # why this task: shown by the build
     architecture: str
     model_type: str
     pooling: tuple[str, ...] = ()  # embeddings only
     normalize: bool = False        # embeddings only
-    labels: dict[str, str] = field(default_factory=dict)   # classification: id2label
+    labels: tuple[str, ...] = ()   # classification: id2label, in logit order
     multi_label: bool = False
-    score_activation: str | None = None                     # reranking: sigmoid | identity
+    score_activation: ScoreActivation = ScoreActivation.SIGMOID   # reranking
     max_sequence_length: int | None = None                  # from sentence-transformers or the tokenizer
     weights: tuple[Path, ...] = ()
-
-    def manifest_fields(self) -> dict[str, Any]:
-        """What the manifest's ``model`` says about the task."""
-        fields: dict[str, Any] = {"task": self.task, "architecture": self.architecture,
-                                  "model_type": self.model_type}
-        if self.task == "embeddings":
-            fields["pooling"] = self.pooling[0] if len(self.pooling) == 1 else list(self.pooling)
-            fields["normalize"] = self.normalize
-        elif self.task == "classification":
-            fields["labels"] = self.labels
-            fields["multi_label"] = self.multi_label
-        else:
-            fields["score_activation"] = self.score_activation
-        return fields
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -93,14 +79,17 @@ def read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def inspect_model(model_dir: Path, *, task: str | None = None, pooling: str | None = None) -> ModelSpec:
-    """Read ``model_dir`` into a ModelSpec; ``task`` and ``pooling`` override what is inferred."""
+def inspect_model(model_dir: Path, *, task: Task | str | None = None, pooling: str | None = None) -> ExportPlan:
+    """Read ``model_dir`` into an ExportPlan; ``task`` and ``pooling`` override what is inferred."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise ExportError(f"{model_dir} is not a directory; give a local Hugging Face model directory "
                           "(config.json, model.safetensors, tokenizer.json)")
-    if task is not None and task not in TASKS:
-        raise ExportError(f"TASK={task!r} is not a task; use one of {', '.join(TASKS)}")
+    if task is not None:
+        try:
+            task = Task(task)
+        except ValueError:
+            raise ExportError(f"TASK={task!r} is not a task; use one of {', '.join(Task)}") from None
     modules = _modules(model_dir)
     hf_dir = model_dir / modules.get("Transformer", "")
     config = read_json(hf_dir / "config.json")
@@ -123,43 +112,47 @@ def inspect_model(model_dir: Path, *, task: str | None = None, pooling: str | No
 
     if task is None:
         if cross_encoder and num_labels == 1:
-            task, reason = "reranking", "a sentence-transformers CrossEncoder with one output"
+            task, reason = Task.RERANKING, "a sentence-transformers CrossEncoder with one output"
         elif has_head and num_labels == 1:
-            task, reason = "reranking", f"{architecture} with one label (a cross-encoder's relevance score)"
+            task, reason = Task.RERANKING, f"{architecture} with one label (a cross-encoder's relevance score)"
         elif has_head:
-            task, reason = "classification", f"{architecture} with {num_labels} labels"
+            task, reason = Task.CLASSIFICATION, f"{architecture} with {num_labels} labels"
         elif modules:
-            task, reason = "embeddings", "a sentence-transformers model (modules.json)"
+            task, reason = Task.EMBEDDINGS, "a sentence-transformers model (modules.json)"
         else:
-            task, reason = "embeddings", f"{architecture}: no classification head, so the encoder's embeddings"
+            task, reason = Task.EMBEDDINGS, f"{architecture}: no classification head, so the encoder's embeddings"
     else:
         reason = "TASK given"
-        if task in ("classification", "reranking") and not has_head:
+        if task in (Task.CLASSIFICATION, Task.RERANKING) and not has_head:
             raise ExportError(f"TASK={task} needs a sequence-classification head, and {hf_dir} is a "
                               f"{architecture}; export it with TASK=embeddings, or fine-tune a "
                               "*ForSequenceClassification model")
-        if task == "reranking" and num_labels != 1:
+        if task is Task.RERANKING and num_labels != 1:
             raise ExportError(f"TASK=reranking needs one output (a relevance score); {architecture} has "
                               f"{num_labels} labels: export it with TASK=classification")
 
     spec: dict[str, Any] = {}
-    if task == "embeddings":
+    if task is Task.EMBEDDINGS:
         spec["pooling"] = _pooling(model_dir, modules, pooling)
         spec["normalize"] = "Normalize" in modules
     elif pooling is not None:
         raise ExportError(f"POOLING applies to embeddings; this export is {task}")
-    if task == "classification":
+    if task is Task.CLASSIFICATION:
         id2label = config.get("id2label") or {str(i): f"LABEL_{i}" for i in range(num_labels)}
-        spec["labels"] = {str(k): str(v) for k, v in sorted(id2label.items(), key=lambda kv: int(kv[0]))}
+        by_index = {int(k): str(v) for k, v in id2label.items()}
+        if sorted(by_index) != list(range(len(by_index))):
+            raise ExportError(f"the id2label of {hf_dir} must number its labels 0..{len(by_index) - 1}, "
+                              f"got {sorted(by_index)}")
+        spec["labels"] = tuple(by_index[i] for i in range(len(by_index)))
         spec["multi_label"] = config.get("problem_type") == "multi_label_classification"
-    if task == "reranking":
+    if task is Task.RERANKING:
         if activation is not None and activation not in _ACTIVATIONS:
             raise ExportError(f"the cross-encoder's activation {activation!r} is not one the runtime applies "
                               f"({', '.join(sorted(set(_ACTIVATIONS.values())))})")
         # sentence-transformers' default for a one-label cross-encoder is Sigmoid.
-        spec["score_activation"] = _ACTIVATIONS.get(activation or "", "sigmoid")
+        spec["score_activation"] = _ACTIVATIONS.get(activation or "", ScoreActivation.SIGMOID)
 
-    return ModelSpec(path=hf_dir, task=task, task_reason=reason, architecture=architecture,
+    return ExportPlan(path=hf_dir, task=task, task_reason=reason, architecture=architecture,
                      model_type=model_type, max_sequence_length=_max_sequence_length(model_dir, hf_dir),
                      weights=weights, **spec)
 

@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inference_runtime.artifact.spec import Task
+
 from .errors import ParityError
 
 if TYPE_CHECKING:
     from inference_runtime.artifact import Manifest
 
-    from .model_dir import ModelSpec
+    from .model_dir import ExportPlan
 
 MIN_COSINE = 0.9999
 MAX_LOGIT_DIFF = 1e-3
@@ -68,7 +70,7 @@ PARITY_DOCUMENTS = (
 class ParityReport:
     """What the build measured, as written into the manifest."""
 
-    task: str
+    task: Task
     metric: str            # "min_cosine" or "max_abs_logit_diff"
     value: float
     threshold: float
@@ -107,26 +109,26 @@ def _round(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-def check_parity(spec: ModelSpec, model: Any, tokenizer: Any, artifact_dir: Path, manifest: Manifest,
+def check_parity(plan: ExportPlan, model: Any, tokenizer: Any, artifact_dir: Path, manifest: Manifest,
                  max_length: int) -> ParityReport:
     """Measure parity; raise ParityError (with the figures) if it does not hold."""
     import numpy as np
 
-    texts, pairs = _inputs(spec)
+    texts, pairs = _inputs(plan)
     candidate = np.asarray(_run_artifact(artifact_dir, manifest, texts, pairs), dtype=np.float64)
-    reference = np.asarray(_run_reference(spec, model, tokenizer, texts, pairs, max_length), dtype=np.float64)
+    reference = np.asarray(_run_reference(plan, model, tokenizer, texts, pairs, max_length), dtype=np.float64)
     if candidate.shape != reference.shape:
         raise ParityError(f"the artifact gives outputs of shape {candidate.shape}, torch {reference.shape}")
     max_abs = float(np.abs(candidate - reference).max())
-    if spec.task == "embeddings":
+    if plan.task is Task.EMBEDDINGS:
         cosines = (candidate * reference).sum(axis=1) / (
             np.linalg.norm(candidate, axis=1) * np.linalg.norm(reference, axis=1))
-        report = ParityReport(spec.task, "min_cosine", float(cosines.min()), MIN_COSINE, len(texts), max_abs)
+        report = ParityReport(plan.task, "min_cosine", float(cosines.min()), MIN_COSINE, len(texts), max_abs)
     else:
         agreement = None
-        if spec.task == "classification":
+        if plan.task is Task.CLASSIFICATION:
             agreement = float((candidate.argmax(axis=1) == reference.argmax(axis=1)).mean())
-        report = ParityReport(spec.task, "max_abs_logit_diff", max_abs, MAX_LOGIT_DIFF, len(texts), max_abs,
+        report = ParityReport(plan.task, "max_abs_logit_diff", max_abs, MAX_LOGIT_DIFF, len(texts), max_abs,
                               agreement)
     if not report.passed:
         raise ParityError(f"the exported model does not match torch: {report.summary()}. Nothing was written; "
@@ -134,8 +136,8 @@ def check_parity(spec: ModelSpec, model: Any, tokenizer: Any, artifact_dir: Path
     return report
 
 
-def _inputs(spec: ModelSpec) -> tuple[list[str], list[str] | None]:
-    if spec.task == "reranking":
+def _inputs(plan: ExportPlan) -> tuple[list[str], list[str] | None]:
+    if plan.task is Task.RERANKING:
         return [PARITY_QUERY] * len(PARITY_DOCUMENTS), list(PARITY_DOCUMENTS)
     return list(PARITY_TEXTS), None
 
@@ -153,7 +155,7 @@ def _run_artifact(artifact_dir: Path, manifest: Manifest, texts: list[str], pair
     return backend.run(texts, pairs)
 
 
-def _run_reference(spec: ModelSpec, model: Any, tokenizer: Any, texts: list[str], pairs: list[str] | None,
+def _run_reference(plan: ExportPlan, model: Any, tokenizer: Any, texts: list[str], pairs: list[str] | None,
                    max_length: int) -> Any:
     import numpy as np
     import torch
@@ -167,12 +169,12 @@ def _run_reference(spec: ModelSpec, model: Any, tokenizer: Any, texts: list[str]
             encoded = tokenizer(*args, truncation=True, max_length=max_length, return_tensors="pt")
             feeds = {k: v for k, v in encoded.items() if k in ("input_ids", "attention_mask", "token_type_ids")
                      and k in _accepted(model)}
-            if spec.task != "embeddings":
+            if plan.task is not Task.EMBEDDINGS:
                 rows.append(model(**feeds).logits[0].numpy())
                 continue
             hidden = model(**feeds)[0][0].numpy().astype(np.float64)     # (tokens, hidden): no padding
-            pooled = np.concatenate([_pool_reference(hidden, mode) for mode in spec.pooling])
-            if spec.normalize:
+            pooled = np.concatenate([_pool_reference(hidden, mode) for mode in plan.pooling])
+            if plan.normalize:
                 pooled = pooled / max(np.linalg.norm(pooled), 1e-12)
             rows.append(pooled)
     return np.stack(rows)

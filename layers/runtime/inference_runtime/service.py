@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .artifact import ArtifactError
-from .artifact.spec import ModelSpec
+from .artifact.spec import ModelSpec, Task
 from .backends import BackendError
 from .config import ConfigError, RuntimeConfig
 from .lifecycle import PhaseTrace, init_type, instance_id
@@ -38,7 +38,7 @@ from .log import logger
 if TYPE_CHECKING:
     from .backends.base import InferenceBackend
     from .lifecycle.metrics import ColdStartMetrics
-    from .tasks import Task
+    from .tasks import TaskRunner
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class InferenceService:
         self.metrics = metrics
         self.warmup_results: list[dict[str, Any]] = []
         self._backend: InferenceBackend | None = None
-        self._task: Task | None = None
+        self._task: TaskRunner | None = None
         self._error: str | None = None
         self._last_attempt: float | None = None
         self._lock = threading.Lock()
@@ -194,15 +194,13 @@ class InferenceService:
     def describe(self) -> ModelDescription:
         """The loaded model's name, version and contract (loads it first; ModelNotReadyError if it cannot)."""
         manifest = self.load().manifest
-        model: Any = manifest.model
-        spec = model if isinstance(model, ModelSpec) else ModelSpec.from_dict(model)
-        return ModelDescription(name=manifest.name, version=manifest.version, spec=spec)
+        return ModelDescription(name=manifest.name, version=manifest.version, spec=manifest.model)
 
     # --- the model's task ---------------------------------------------------------
     @property
-    def task(self) -> str:
-        """The task the model serves: "embeddings", "classification" or "reranking" (loads it if needed)."""
-        return self._loaded_task().name
+    def task(self) -> Task:
+        """The task the model serves (loads it if needed)."""
+        return self._loaded_task().task
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """One embedding per text, in order."""
@@ -220,7 +218,7 @@ class InferenceService:
         """Tokens the model reads for ``texts``, after truncation (for OpenAI's ``usage``)."""
         return self._loaded_task().count_tokens(texts)
 
-    def _loaded_task(self) -> Task:
+    def _loaded_task(self) -> TaskRunner:
         self.load()
         # load() sets the task with the backend, or raises.
         assert self._task is not None  # nosec B101

@@ -20,6 +20,7 @@ from .manifest import (
     verify_artifact,
     write_manifest,
 )
+from .spec import GraphSpec, ModelSpec, ScoreActivation, Task, TokenizerSpec
 
 __all__ = [
     "MANIFEST_FILENAME",
@@ -27,9 +28,14 @@ __all__ = [
     "CompressedLayout",
     "Frame",
     "FileEntry",
+    "GraphSpec",
     "IntegrityError",
     "Manifest",
     "ManifestError",
+    "ModelSpec",
+    "ScoreActivation",
+    "Task",
+    "TokenizerSpec",
     "atomic_write_bytes",
     "content_version",
     "describe_files",

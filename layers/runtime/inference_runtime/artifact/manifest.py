@@ -20,13 +20,11 @@ from typing import Any
 
 from .errors import ManifestError
 from .files import atomic_write_bytes, sha256_file, verify_file
+from .spec import ModelSpec, Task
 
 MANIFEST_FILENAME = "manifest.json"
-SCHEMA_VERSION = 1
-#: What a model can do, as ``model.task`` names it; ``inference_runtime.tasks`` has one module each.
-TASKS = ("embeddings", "classification", "reranking")
-#: The task of a manifest that names none (every artifact built before tasks existed).
-DEFAULT_TASK = "embeddings"
+#: 2: ``model`` is a ModelSpec (task, graph, tokenizer sections). 1 had a loose dict.
+SCHEMA_VERSION = 2
 
 
 def _check_sha256(value: object, label: str) -> None:
@@ -100,7 +98,7 @@ class Manifest:
     version: str
     format: str
     files: tuple[FileEntry, ...]
-    model: dict[str, Any] = field(default_factory=dict)
+    model: ModelSpec
     source: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -111,17 +109,13 @@ class Manifest:
         paths = [entry.path for entry in self.files]
         if len(paths) != len(set(paths)):
             raise ManifestError("manifest lists the same file twice")
-        task = self.model.get("task", DEFAULT_TASK)
-        if task not in TASKS:
-            raise ManifestError(
-                f"manifest model.task {task!r} is not one of {', '.join(TASKS)}; rebuild the artifact "
-                "with these tools (make artifact MODEL=<dir> TASK=<task>)"
-            )
+        if not isinstance(self.model, ModelSpec):
+            raise ManifestError("manifest field 'model' must be a ModelSpec")
 
     @property
-    def task(self) -> str:
-        """What the model does: one of ``TASKS`` (``DEFAULT_TASK`` when the manifest names none)."""
-        return str(self.model.get("task", DEFAULT_TASK))
+    def task(self) -> Task:
+        """What the model does (``model.task``)."""
+        return self.model.task
 
     def file(self, path: str) -> FileEntry:
         """Return the entry for ``path``, or raise ManifestError naming what is there."""
@@ -137,7 +131,7 @@ class Manifest:
             "name": self.name,
             "version": self.version,
             "format": self.format,
-            "model": self.model,
+            "model": self.model.to_dict(),
             "source": self.source,
             "files": [_entry_dict(e) for e in self.files],
         }
@@ -146,6 +140,11 @@ class Manifest:
     def from_dict(cls, data: Any) -> Manifest:
         if not isinstance(data, dict):
             raise ManifestError("a manifest must be a JSON object")
+        if data.get("schema") == 1:
+            raise ManifestError(
+                "this artifact's manifest is schema 1 (built by an older version of these tools); this runtime "
+                f"reads schema {SCHEMA_VERSION}: rebuild the artifact (make artifact) and, if published, "
+                "publish it again")
         if data.get("schema") != SCHEMA_VERSION:
             raise ManifestError(
                 f"manifest schema {data.get('schema')!r} is not supported (expected {SCHEMA_VERSION}); "
@@ -161,7 +160,7 @@ class Manifest:
                 version=data["version"],
                 format=data["format"],
                 files=files,
-                model=dict(data.get("model") or {}),
+                model=ModelSpec.from_dict(data.get("model")),
                 source=dict(data.get("source") or {}),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -126,6 +126,11 @@ class ModelSpec:
             raise ManifestError(f"model.default_prompt_name {self.default_prompt_name!r} is not one of its prompts "
                                 f"({', '.join(self.prompts) or 'none'})")
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """TRANSITIONAL, for api/served.py only (it reads ``manifest.model`` as the old dict) until the
+        API codes against ``InferenceService.describe()``; remove with that switch."""
+        return {"embedding_dim": self.dimensions, "normalize": self.normalize}.get(key, default)
+
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "task": self.task.value,
@@ -202,9 +207,8 @@ def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _enum(kind: type[_E], value: object, label: str) -> _E:
-    try:
+    if isinstance(value, str) and value in {member.value for member in kind}:
         return kind(value)
-    except ValueError:
-        choices = ", ".join(member.value for member in kind)
-        raise ManifestError(f"{label} {value!r} is not one of {choices}; rebuild the artifact with these tools "
-                            "(make artifact MODEL=<dir> TASK=<task>)") from None
+    choices = ", ".join(member.value for member in kind)
+    raise ManifestError(f"{label} {value!r} is not one of {choices}; rebuild the artifact with these tools "
+                        "(make artifact MODEL=<dir> TASK=<task>)")

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 from .errors import BackendError
 
 if TYPE_CHECKING:
-    from .base import EmbeddingBackend
+    from .base import InferenceBackend
 
 
-def backend_for(format_name: str) -> type[EmbeddingBackend]:
+def backend_for(format_name: str) -> type[InferenceBackend]:
     """The backend class that runs artifacts of ``format_name``."""
     if format_name == "onnx":
-        from .onnx import OnnxEmbeddingBackend
+        from .onnx import OnnxBackend
 
-        return OnnxEmbeddingBackend
+        return OnnxBackend
     raise BackendError(f"no backend runs artifacts of format {format_name!r}; this runtime supports 'onnx'")
 
 

@@ -112,7 +112,3 @@ class InferenceBackend(ABC):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """The output rows as lists (for an embedding model: one embedding per text)."""
         return self.run(texts).tolist()
-
-
-#: The name this shape had when every model was an embedding model.
-EmbeddingBackend = InferenceBackend

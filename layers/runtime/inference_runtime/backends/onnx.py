@@ -49,9 +49,6 @@ TOKENIZER_INPUTS = {
     "attention_mask": lambda encoding: encoding.attention_mask,
     "token_type_ids": lambda encoding: encoding.type_ids,
 }
-# What an artifact built before the manifest named its padding token pads with (BERT's);
-# bandit takes the name for a password's.
-LEGACY_PAD_TOKEN = "[PAD]"  # nosec B105
 
 
 class OnnxBackend(InferenceBackend):
@@ -64,7 +61,7 @@ class OnnxBackend(InferenceBackend):
         self._np = np
         self._input_names = [i.name for i in session.get_inputs()]
         outputs = [o.name for o in session.get_outputs()]
-        self._output_name = manifest.model.get("output") or outputs[0]
+        self._output_name = manifest.model.graph.output or outputs[0]
         unknown = [name for name in self._input_names if name not in TOKENIZER_INPUTS]
         if unknown:
             raise BackendError(f"the graph of {manifest.name} asks for input(s) {', '.join(unknown)}, which the "
@@ -130,7 +127,8 @@ class OnnxBackend(InferenceBackend):
         device = device or DeviceChoice("cpu", "default")
         model_entry = _model_entry(manifest)
         options = ort.SessionOptions()
-        if manifest.model.get("graph_optimization") and manifest.model.get("optimized_for", "cpu") == device.name:
+        graph = manifest.model.graph
+        if graph.optimization and graph.optimized_for == device.name:
             # Optimised at build time for this provider: skip it here.
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         else:
@@ -197,41 +195,28 @@ class OnnxBackend(InferenceBackend):
         return self._tokenizer.encode_batch(list(zip(texts, pairs, strict=True)))
 
 
-#: The name this backend had when every model was an embedding model.
-OnnxEmbeddingBackend = OnnxBackend
-
-
 def _model_entry(manifest: Manifest) -> FileEntry:
-    return manifest.file(manifest.model.get("entrypoint", "model.onnx"))
+    return manifest.file(manifest.model.graph.entrypoint)
 
 
 def _data_entries(manifest: Manifest) -> list[FileEntry]:
-    return [manifest.file(name) for name in manifest.model.get("external_data", [])]
+    return [manifest.file(name) for name in manifest.model.graph.external_data]
 
 
 def _tokenizer_entry(manifest: Manifest) -> FileEntry:
-    return manifest.file(manifest.model.get("tokenizer", "tokenizer.json"))
+    return manifest.file(manifest.model.tokenizer.file)
 
 
 def _configure_tokenizer(tokenizer: Any, manifest: Manifest) -> None:
     """Truncate at the model's length and pad to the longest input, with the model's padding token.
 
     tokenizer.json files often ship fixed padding (all-MiniLM-L6-v2's pads to 128) or
-    none; a batch is padded to its longest input instead. The padding token is the one
-    the manifest names (the export read it from the model's tokenizer); an older
-    artifact names none and pads as before, with the tokenizer's own setting or BERT's.
+    none; a batch is padded to its longest input instead, with the padding token the
+    export read from the model's tokenizer (``model.tokenizer``).
     """
-    max_len = int(manifest.model.get("max_sequence_length", 256))
-    tokenizer.enable_truncation(max_length=max_len)
-    pad_token = manifest.model.get("pad_token")
-    pad_id = manifest.model.get("pad_token_id")
-    if pad_token is None:
-        shipped = tokenizer.padding or {}
-        pad_token = shipped.get("pad_token") or LEGACY_PAD_TOKEN
-        pad_id = shipped.get("pad_id") if shipped.get("pad_token") else tokenizer.token_to_id(LEGACY_PAD_TOKEN)
-    if pad_id is None:
-        pad_id = tokenizer.token_to_id(pad_token)
-    if pad_id is None:
-        raise ManifestError(f"the padding token {pad_token!r} of {manifest.name} is not in its tokenizer; "
-                            "rebuild the artifact with these tools")
-    tokenizer.enable_padding(pad_id=int(pad_id), pad_token=str(pad_token))
+    settings = manifest.model.tokenizer
+    tokenizer.enable_truncation(max_length=settings.max_sequence_length)
+    if tokenizer.token_to_id(settings.pad_token) != settings.pad_token_id:
+        raise ManifestError(f"the padding token {settings.pad_token!r} (id {settings.pad_token_id}) of "
+                            f"{manifest.name} is not in its tokenizer; rebuild the artifact with these tools")
+    tokenizer.enable_padding(pad_id=settings.pad_token_id, pad_token=settings.pad_token)

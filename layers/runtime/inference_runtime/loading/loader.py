@@ -42,14 +42,14 @@ if TYPE_CHECKING:
     from ..backends.base import InferenceBackend, VerifiedPaths
     from ..config import RuntimeConfig
     from ..lifecycle import PhaseTrace
-    from ..tasks import Task
+    from ..tasks import TaskRunner
 
 
 @dataclass
 class LoadedModel:
     """What a load gives the service: the task over the backend, and what warm-up measured."""
 
-    task: Task
+    task: TaskRunner
     warmup_results: list[dict[str, Any]] = field(default_factory=list)
 
     @property

@@ -4,8 +4,8 @@
 - ``classification``  texts in, labels with softmax or sigmoid scores, top-k
 - ``reranking``       a query and documents in, one relevance score per document
 
-``task_for(manifest, backend)`` picks the task the manifest names (``model.task``;
-none means embeddings). Each task answers its own call and raises
+``task_for(manifest, backend)`` picks the runner for the manifest's ``model.task`` (the
+``Task`` enum of ``artifact.spec``). Each runner answers its own call and raises
 ``TaskMismatchError`` for the others, naming the task it serves. Importing this
 package is cheap: numpy is used only inside the calls, once a backend has loaded it.
 """
@@ -14,23 +14,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..artifact.manifest import DEFAULT_TASK, TASKS
-from .base import Task
-from .errors import WHAT_EACH_TASK_DOES, TaskError, TaskInputError, TaskMismatchError
+from ..artifact.spec import Task
+from .base import TaskRunner
+from .errors import TaskError, TaskInputError, TaskMismatchError
 
 if TYPE_CHECKING:
     from ..artifact import Manifest
     from ..backends.base import InferenceBackend
 
 
-def task_for(manifest: Manifest, backend: InferenceBackend) -> Task:
-    """The task ``manifest`` names, wrapped around ``backend``; ManifestError if its fields are wrong."""
-    name = manifest.task
-    if name == "classification":
+def task_for(manifest: Manifest, backend: InferenceBackend) -> TaskRunner:
+    """The runner for the task ``manifest`` names, wrapped around ``backend``."""
+    task = manifest.model.task
+    if task is Task.CLASSIFICATION:
         from .classification import ClassificationTask
 
         return ClassificationTask(manifest, backend)
-    if name == "reranking":
+    if task is Task.RERANKING:
         from .reranking import RerankingTask
 
         return RerankingTask(manifest, backend)
@@ -39,5 +39,4 @@ def task_for(manifest: Manifest, backend: InferenceBackend) -> Task:
     return EmbeddingsTask(manifest, backend)
 
 
-__all__ = ["DEFAULT_TASK", "TASKS", "WHAT_EACH_TASK_DOES", "Task", "TaskError", "TaskInputError",
-           "TaskMismatchError", "task_for"]
+__all__ = ["Task", "TaskError", "TaskInputError", "TaskMismatchError", "TaskRunner", "task_for"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..artifact.spec import Task
 from .errors import TaskMismatchError
 
 if TYPE_CHECKING:
@@ -17,10 +18,10 @@ if TYPE_CHECKING:
     from ..backends.base import InferenceBackend
 
 
-class Task:
-    """A model's task. Subclasses set ``name`` and override the call they serve."""
+class TaskRunner:
+    """Runs a model's task. Subclasses set ``task`` and override the call they serve."""
 
-    name: str = "abstract"
+    task: Task
 
     def __init__(self, manifest: Manifest, backend: InferenceBackend) -> None:
         self.manifest = manifest
@@ -28,19 +29,19 @@ class Task:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One embedding per text, in order."""
-        raise self._mismatch("embeddings")
+        raise self._mismatch(Task.EMBEDDINGS)
 
     def classify(self, texts: Sequence[str], top_k: int | None = None) -> list[list[dict[str, Any]]]:
         """Per text, ``{"label", "score"}`` by score, highest first; ``top_k`` of them (all when None)."""
-        raise self._mismatch("classification")
+        raise self._mismatch(Task.CLASSIFICATION)
 
     def rerank(self, query: str, documents: Sequence[str]) -> list[float]:
         """One relevance score per document, in the documents' order."""
-        raise self._mismatch("reranking")
+        raise self._mismatch(Task.RERANKING)
 
     def count_tokens(self, texts: Sequence[str]) -> int:
         """Tokens the model reads for ``texts``, after truncation (special tokens included)."""
         return self.backend.count_tokens(list(texts))
 
-    def _mismatch(self, requested: str) -> TaskMismatchError:
-        return TaskMismatchError(model=self.manifest.name, served=self.name, requested=requested)
+    def _mismatch(self, requested: Task) -> TaskMismatchError:
+        return TaskMismatchError(model=self.manifest.name, served=self.task, requested=requested)

@@ -1,7 +1,7 @@
 """Sequence classification: the graph gives one logit per label; scores are softmax
 (single-label) or sigmoid (multi-label, when the model was trained with
 ``problem_type == "multi_label_classification"``), as transformers' text-classification
-pipeline computes them. Labels come from the manifest (the model's ``id2label``)."""
+pipeline computes them. Labels come from the manifest (``model.labels``, in logit order)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import ManifestError
-from .base import Task
+from ..artifact.spec import Task
+from .base import TaskRunner
 from .errors import TaskInputError
 
 if TYPE_CHECKING:
@@ -17,13 +18,14 @@ if TYPE_CHECKING:
     from ..backends.base import InferenceBackend
 
 
-class ClassificationTask(Task):
-    name = "classification"
+class ClassificationTask(TaskRunner):
+    task = Task.CLASSIFICATION
 
     def __init__(self, manifest: Manifest, backend: InferenceBackend) -> None:
         super().__init__(manifest, backend)
-        self.labels = labels_of(manifest)
-        self.multi_label = bool(manifest.model.get("multi_label", False))
+        # ModelSpec refuses a classification model without labels when the manifest is read.
+        self.labels = manifest.model.labels
+        self.multi_label = manifest.model.multi_label
 
     def classify(self, texts: Sequence[str], top_k: int | None = None) -> list[list[dict[str, Any]]]:
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
@@ -47,19 +49,3 @@ class ClassificationTask(Task):
             order = np.argsort(-row, kind="stable")[:keep]
             results.append([{"label": self.labels[i], "score": float(row[i])} for i in order])
         return results
-
-
-def labels_of(manifest: Manifest) -> list[str]:
-    """The manifest's ``labels`` ({"0": "negative", ...}, the model's id2label) as a list by index."""
-    raw = manifest.model.get("labels")
-    if not isinstance(raw, dict) or not raw:
-        raise ManifestError(f"the manifest of {manifest.name} (a classification model) names no labels; "
-                            "rebuild the artifact with these tools")
-    try:
-        by_index = {int(index): str(label) for index, label in raw.items()}
-    except (TypeError, ValueError) as exc:
-        raise ManifestError(f"the labels of {manifest.name} must map indices to names: {exc}") from exc
-    if sorted(by_index) != list(range(len(by_index))):
-        raise ManifestError(f"the labels of {manifest.name} must be numbered 0..{len(by_index) - 1}, "
-                            f"got {sorted(by_index)}")
-    return [by_index[i] for i in range(len(by_index))]

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Task
+from ..artifact.spec import Task
+from .base import TaskRunner
 
 
-class EmbeddingsTask(Task):
-    name = "embeddings"
+class EmbeddingsTask(TaskRunner):
+    task = Task.EMBEDDINGS
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:

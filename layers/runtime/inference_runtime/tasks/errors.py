@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..artifact.spec import Task
+
 
 class TaskError(Exception):
     """Raised when a task cannot do what it was asked; the base of the task errors."""
@@ -10,12 +15,12 @@ class TaskError(Exception):
 class TaskMismatchError(TaskError):
     """Raised when a model is asked for a task it does not serve (classify on an embedding model)."""
 
-    def __init__(self, *, model: str, served: str, requested: str) -> None:
+    def __init__(self, *, model: str, served: Task, requested: Task) -> None:
         self.model = model
         self.served = served
         self.requested = requested
         super().__init__(
-            f"the model {model!r} serves {served}, not {requested}: {WHAT_EACH_TASK_DOES[served]}; "
+            f"the model {model!r} serves {served}, not {requested}: {served.what_it_does}; "
             f"serve a {requested} model for that (make artifact MODEL=<dir> TASK={requested})"
         )
 
@@ -23,9 +28,3 @@ class TaskMismatchError(TaskError):
 class TaskInputError(TaskError, ValueError):
     """Raised when a task's arguments are out of range (``top_k`` below 1, a pair count that does not match)."""
 
-
-WHAT_EACH_TASK_DOES = {
-    "embeddings": "it turns each text into a vector",
-    "classification": "it labels each text",
-    "reranking": "it scores documents against a query",
-}

@@ -7,27 +7,14 @@ model's configuration says Identity."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..artifact import ManifestError
-from .base import Task
-
-if TYPE_CHECKING:
-    from ..artifact import Manifest
-    from ..backends.base import InferenceBackend
-
-ACTIVATIONS = ("sigmoid", "identity")
+from ..artifact.spec import ScoreActivation, Task
+from .base import TaskRunner
 
 
-class RerankingTask(Task):
-    name = "reranking"
-
-    def __init__(self, manifest: Manifest, backend: InferenceBackend) -> None:
-        super().__init__(manifest, backend)
-        self.activation = manifest.model.get("score_activation", "sigmoid")
-        if self.activation not in ACTIVATIONS:
-            raise ManifestError(f"the manifest of {manifest.name} names score_activation {self.activation!r}; "
-                                f"this runtime knows {', '.join(ACTIVATIONS)}")
+class RerankingTask(TaskRunner):
+    task = Task.RERANKING
 
     def rerank(self, query: str, documents: Sequence[str]) -> list[float]:
         if not documents:
@@ -39,6 +26,6 @@ class RerankingTask(Task):
             raise ManifestError(f"{self.manifest.name} gives {logits.shape[-1]} logits per pair; a reranker "
                                 "gives one (export it with TASK=classification instead)")
         scores = logits[:, 0]
-        if self.activation == "sigmoid":
+        if self.manifest.model.score_activation is ScoreActivation.SIGMOID:
             scores = 1.0 / (1.0 + np.exp(-scores))
         return [float(score) for score in scores]
