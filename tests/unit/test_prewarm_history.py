@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from inference_runtime.config import ConfigError, KeepWarmConfig, parse_rate_s
 from inference_runtime.lifecycle.metrics import ColdStartMetrics
-from inference_runtime.prewarm import HistoryError, MetricsSource, read_history
+from lambda_shared.settings import ConfigError
+from warming import HistoryError, KeepWarmConfig, MetricsSource, read_history
+from warming.settings import parse_rate_s
 
 NOW = 1_700_000_000.0
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:stack-StandardFunction-AbC:live"
@@ -105,10 +106,10 @@ BASE = {"STANDARD_ALIAS_ARN": ARN, "STANDARD_WARM_COUNT": "2"}
 
 
 def test_keepwarm_policy_settings_from_environment() -> None:
-    config = KeepWarmConfig.from_env({**BASE, "KEEP_WARM_POLICY": "Histogram", "KEEP_WARM_SCHEDULE": "rate(2 minutes)",
+    config = KeepWarmConfig.from_env({**BASE, "KEEP_WARM_POLICY": "Refresh", "KEEP_WARM_SCHEDULE": "rate(2 minutes)",
                                       "KEEP_WARM_HISTORY_MINUTES": "720", "CLOUDWATCH_ENDPOINT_URL": "http://cw",
                                       "STANDARD_SERVICE_NAME": "svc", "POWERTOOLS_METRICS_NAMESPACE": "NS"})
-    assert (config.policy, config.interval_s, config.history_minutes) == ("histogram", 120, 720)
+    assert (config.policy, config.interval_s, config.history_minutes) == ("refresh", 120, 720)
     assert (config.cloudwatch_endpoint_url, config.metrics_namespace) == ("http://cw", "NS")
     assert config.targets[0].service == "svc" and config.reads_history
     default = KeepWarmConfig.from_env(BASE)
@@ -117,6 +118,10 @@ def test_keepwarm_policy_settings_from_environment() -> None:
 
 @pytest.mark.parametrize(("env", "message"), [
     ({"KEEP_WARM_POLICY": "smart"}, "KEEP_WARM_POLICY='smart' is not a pre-warming policy; use one of none, fixed"),
+    # the simulator's research policies are refused by name, saying keep-warm does not run them
+    ({"KEEP_WARM_POLICY": "histogram"}, "KEEP_WARM_POLICY='histogram' is a research policy of the simulator "
+                                        "(tools/prewarm) that keep-warm does not run; use one of none, fixed, refresh"),
+    ({"KEEP_WARM_POLICY": "learned"}, "'learned' is a research policy"),
     ({"KEEP_WARM_SCHEDULE": "cron(0/5 * * * ? *)"}, "the refresh policy plans one round ahead and needs a rate"),
     ({"KEEP_WARM_SCHEDULE": "rate(five minutes)"}, "is not a rate expression like rate(5 minutes)"),
     ({"KEEP_WARM_HISTORY_MINUTES": "5"}, "KEEP_WARM_HISTORY_MINUTES=5 is out of range; use 10..20160"),

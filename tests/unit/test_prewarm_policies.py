@@ -1,4 +1,7 @@
-"""The pre-warming policies on hand-built histories: each rule, and the decisions it leads to."""
+"""The pre-warming policies on hand-built histories: each rule, and the decisions it leads to.
+
+Keep-warm's own (none, fixed, refresh: ``warming.policy``) and the simulator's research ones
+(histogram, learned: ``tools/prewarm``), all through ``tools.prewarm.policies.make_policy``."""
 
 from __future__ import annotations
 
@@ -6,17 +9,12 @@ import math
 
 import pytest
 
-from inference_runtime.prewarm import (
-    POLICY_NAMES,
-    HistoryError,
-    HybridHistogramPolicy,
-    LearnedPolicy,
-    PolicyConfigError,
-    TierHistory,
-    make_policy,
-)
-from inference_runtime.prewarm.histogram import percentile
-from inference_runtime.prewarm.learned import FEATURES, fit
+from tools.prewarm.histogram import HybridHistogramPolicy, percentile
+from tools.prewarm.learned import FEATURES, LearnedPolicy, fit
+from tools.prewarm.policies import POLICY_NAMES, make_policy
+from warming import POLICY_NAMES as KEEP_WARM_POLICY_NAMES
+from warming import HistoryError, PolicyConfigError, TierHistory
+from warming import make_policy as keep_warm_policy
 
 DAY_MIN = 1440
 START = 1_700_000_040  # a whole minute (epoch seconds)
@@ -76,6 +74,10 @@ def test_make_policy_names_what_exists_when_asked_for_what_does_not() -> None:
     with pytest.raises(PolicyConfigError, match="max_pings=101 is out of range; use 0..100"):
         make_policy("refresh", max_pings=101)
     assert POLICY_NAMES == ("none", "fixed", "refresh", "histogram", "learned")
+    # keep-warm runs only its own three; a research policy is not one of them
+    assert KEEP_WARM_POLICY_NAMES == ("none", "fixed", "refresh")
+    with pytest.raises(PolicyConfigError, match="no pre-warming policy is called 'histogram'; use one of none, fixed"):
+        keep_warm_policy("histogram", max_pings=2)
 
 
 def test_fixed_and_none_decide_without_history() -> None:

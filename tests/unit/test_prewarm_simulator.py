@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from inference_runtime.prewarm import FixedPolicy, NoPingPolicy, PrewarmPolicy, TierHistory, make_policy
 from tools.lifecycle_model import DEFAULT_LIFECYCLE, IdleReclaim, LifecycleModel
 from tools.prewarm.simulator import FleetParams, simulate
 from tools.prewarm.traces import Stream
+from warming import FixedPolicy, NoPingPolicy, PrewarmPolicy, TierHistory, make_policy
 
 HOUR = 3600.0
 #: Reclaimed after exactly 10 minutes idle; at most 4 hours old.

@@ -10,6 +10,7 @@ import pytest
 from inference_runtime import log
 from inference_runtime.api.events import alb_request_event
 from inference_runtime.api.router import Request, Response, Router
+from lambda_shared import log as shared_log
 
 
 class Refused(Exception):
@@ -87,7 +88,7 @@ def test_log_lines_are_one_json_object_with_the_extra_fields(monkeypatch: pytest
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "inference-test")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("AWS_LAMBDA_LOG_LEVEL", "WARN")  # the function's ApplicationLogLevel wins
-    monkeypatch.setattr(log, "_logger", None)
+    shared_log.reset()
     try:
         log.logger.info("dropped")
         try:
@@ -96,7 +97,7 @@ def test_log_lines_are_one_json_object_with_the_extra_fields(monkeypatch: pytest
             log.logger.exception("kept", extra={"event": "x", "path": log})
         lines = capsys.readouterr().out.splitlines()
     finally:
-        monkeypatch.setattr(log, "_logger", None)
+        shared_log.reset()
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert (entry["level"], entry["message"], entry["service"], entry["event"]) == \
@@ -108,9 +109,9 @@ def test_log_lines_are_one_json_object_with_the_extra_fields(monkeypatch: pytest
 
 def test_a_log_line_json_cannot_hold_still_goes_out(monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(log, "_logger", None)
+    shared_log.reset()
     log.logger.warning("odd values", extra={"ratio": float("nan"), "by_id": {1: "a", (2, 3): "b"}})
-    monkeypatch.setattr(log, "_logger", None)
+    shared_log.reset()
     (line,) = capsys.readouterr().out.splitlines()
     entry = json.loads(line)  # strict JSON: no bare NaN
     assert entry["message"] == "odd values" and "nan" in entry["extra"] and "(2, 3)" in entry["extra"]
@@ -126,7 +127,7 @@ def test_a_requests_log_lines_carry_its_request_id(tmp_path: Any, monkeypatch: p
     from inference_runtime.service import InferenceService
     from tests.helpers import load_event
 
-    monkeypatch.setattr(log, "_logger", None)
+    shared_log.reset()
     service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tmp_path, model_retry_seconds=3600))
     service.start()
     capsys.readouterr()
@@ -134,7 +135,7 @@ def test_a_requests_log_lines_carry_its_request_id(tmp_path: Any, monkeypatch: p
     answer = build_handler(service)(load_event("predict.json"), SimpleNamespace(aws_request_id="req-0001"))
     log.logger.info("after the request")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"level"' in line]
-    monkeypatch.setattr(log, "_logger", None)
+    shared_log.reset()
     # THEN the line logged while serving it names it, and a line after it does not
     assert answer["statusCode"] == 503
     refused = next(line for line in lines if line["message"] == "request refused")

@@ -32,6 +32,13 @@ from .processes import children_of, kill_process_group, stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PACKAGE_DIR = REPO_ROOT / "layers" / "runtime"
+#: The shared core (lambda_shared): in the inference image beside the runtime, keep-warm's layer.
+SHARED_PACKAGE_DIR = REPO_ROOT / "layers" / "shared"
+#: What each kind of function finds on its path, as in the cloud: the inference image holds the
+#: runtime and the core; keep-warm gets only the core (its layer), so an import of the runtime
+#: from keep-warm fails here as it would in Lambda.
+INFERENCE_PATH = (RUNTIME_PACKAGE_DIR, SHARED_PACKAGE_DIR)
+KEEP_WARM_PATH = (SHARED_PACKAGE_DIR,)
 DEFAULT_ARTIFACT_DIR = REPO_ROOT / "build" / "artifacts" / "all-MiniLM-L6-v2"
 RUNTIME_VENV_PYTHON = REPO_ROOT / ".venv-runtime" / "bin" / "python"
 SAM_VENV = REPO_ROOT / ".venv-sam"
@@ -43,7 +50,7 @@ class FunctionSpec:
     """How one function of template.yaml runs locally: code directory, handler, environment.
 
     ``python_path`` is what goes on PYTHONPATH: the layers, as Lambda mounts them at
-    /opt/python (by default the runtime package's source). ``isolated`` runs the function
+    /opt/python (by default the runtime package's and the shared core's sources). ``isolated`` runs the function
     with only the environment Lambda gives it, none of this machine's (no venv, no
     PYTHONPATH of the caller), under ``python`` (by default the runtime venv's).
     """
@@ -54,7 +61,7 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     memory_mb: int = 3008
     timeout_s: int = 30
-    python_path: tuple[Path, ...] = (RUNTIME_PACKAGE_DIR,)
+    python_path: tuple[Path, ...] = INFERENCE_PATH
     python: str | None = None
     isolated: bool = False
 
@@ -70,7 +77,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         "PremiumFunction", REPO_ROOT / "functions" / "inference", "app.handler",
         {"LATENCY_TIER": "premium", "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"},
     ),
-    "KeepWarmFunction": FunctionSpec("KeepWarmFunction", REPO_ROOT / "keepwarm", "app.handler", {}, 256, 60),
+    "KeepWarmFunction": FunctionSpec("KeepWarmFunction", REPO_ROOT / "keepwarm", "app.handler", {}, 256, 60,
+                                     python_path=KEEP_WARM_PATH),
 }
 
 

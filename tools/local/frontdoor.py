@@ -3,8 +3,12 @@
 The ALB listener in ``template.yaml`` sends ``X-Latency-Tier: premium``
 (case-insensitive) to the premium function's target group when the request is allowed
 premium (the ``X-Premium-Token`` header equals ``PremiumAccessToken``, or the client is in
-``PremiumAllowedCidr``), answers other premium requests itself with a JSON 403, and
-sends everything else to the default action, the standard function. This server applies
+``PremiumAllowedCidr``), answers other premium requests itself with a JSON 403, sends
+``X-Latency-Tier: gpu`` to the GPU function when the stack has one (GpuTier), and
+sends everything else to the default action, the standard function. Which header value
+names which tier is the tier table's (``lambda_shared.tiers``). A request for a tier this
+front door has no fleet for (the GPU tier, locally, unless a fleet is given for it) is
+answered 503 ``tier_not_deployed``, saying so, rather than served by another tier. This server applies
 the same rules (``PremiumAccess``; locally loopback clients are allowed by default, as if
 ``PremiumAllowedCidr`` were 127.0.0.0/8), turns each HTTP request into the ALB target-group
 event, invokes the tier's function's fleet, and turns the result back into HTTP, with the ALB's own answers for
@@ -32,13 +36,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from inference_runtime.api.events import alb_request_event
+from lambda_shared.events import alb_request_event
+from lambda_shared.tiers import TIER_HEADER, for_header
 
 from .emulator import InvokeError, function_error
 from .fleet import Fleet, ThrottledError
 from .loopback import LoopbackServer, QuietHandler
 
-TIER_HEADER = "X-Latency-Tier"
 # The largest request body an ALB passes to a Lambda target.
 ALB_MAX_BODY_BYTES = 1_000_000
 # Past this, an oversized body is not even read: the connection is closed.
@@ -82,9 +86,8 @@ def _header(headers: dict[str, str], name: str) -> str | None:
 
 
 def route_tier(headers: dict[str, str]) -> str:
-    """Which tier the header asks for: premium on X-Latency-Tier premium, standard otherwise."""
-    value = _header(headers, TIER_HEADER) or ""
-    return "premium" if value.strip().lower() == "premium" else "standard"
+    """Which tier the header asks for (the tier table's header values); standard for none or another value."""
+    return for_header(_header(headers, TIER_HEADER)).name
 
 
 class _Refused(Exception):
@@ -138,7 +141,11 @@ class FrontDoor(LoopbackServer):
                 url = urlsplit(self.path)
                 event = alb_request_event(self.command, url.path, headers=headers,
                                           query=dict(parse_qsl(url.query)), body=body, tier=tier)
-                fleet = door.fleets[tier]
+                fleet = door.fleets.get(tier)
+                if fleet is None:
+                    return self._error(503, "tier_not_deployed", f"{TIER_HEADER} {tier} asks for the {tier} tier, "
+                                       "which this deployment does not have (the template's GpuTier parameter "
+                                       "deploys the GPU tier); leave the header out for the standard tier")
                 try:
                     invocation = fleet.invoke_raw(json.dumps(event).encode())
                 except ThrottledError as exc:

@@ -36,11 +36,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from inference_runtime.config import DEFAULT_KEEP_WARM_POLICY
-from inference_runtime.prewarm import POLICIES, POLICY_NAMES, PrewarmPolicy, make_policy
 from tools.lifecycle_model import DEFAULT_LIFECYCLE, IdleReclaim, LifecycleModel
 from tools.prewarm import traces
+from tools.prewarm.policies import DEFAULT_POLICY as DEFAULT_KEEP_WARM_POLICY
+from tools.prewarm.policies import POLICIES, POLICY_NAMES, make_policy
 from tools.prewarm.simulator import FleetParams, SimResult, simulate
+from warming.base import PrewarmPolicy
 
 BASELINE = "fixed"
 #: Policies the choice is made among: those that decide from the tier's history.

@@ -35,12 +35,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from inference_runtime.prewarm import MINUTE_S, TierHistory
+from warming.base import MINUTE_S, TierHistory
 
 if TYPE_CHECKING:
-    from inference_runtime.prewarm import PrewarmPolicy
     from tools.lifecycle_model import LifecycleModel
     from tools.prewarm.traces import Stream
+    from warming.base import PrewarmPolicy
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambda_shared.tiers import TIERS as ALL_TIERS
 from tools.azure_trace import ATTRIBUTION, DEFAULT_TRACE, TraceError, read_rows
 
 __all__ = ["ATTRIBUTION", "DEFAULT_TRACE", "Arrival", "PlannedRequest", "TraceError", "load_trace", "plan",
@@ -22,7 +23,9 @@ __all__ = ["ATTRIBUTION", "DEFAULT_TRACE", "Arrival", "PlannedRequest", "TraceEr
 # Each of these is one token to all-MiniLM-L6-v2's WordPiece tokenizer.
 WORDS = ("the", "model", "server", "request", "cold", "start", "function", "environment", "warm", "data",
          "code", "python", "lambda", "inference", "fast", "first", "token", "query", "answer", "cache")
-TIERS = ("standard", "premium")
+#: The tiers a replay can send to: those every deployment has (the tier table's non-optional
+#: ones); the local deployment runs no GPU fleet.
+TIERS = tuple(tier.name for tier in ALL_TIERS if not tier.optional)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import os
 import threading
 import uuid
 
-from ..config import AWS_LAMBDA_INITIALIZATION_TYPE
+from lambda_shared.env import AWS_LAMBDA_INITIALIZATION_TYPE
 
 _lock = threading.Lock()
 _instance_id = uuid.uuid4().hex[:12]
