@@ -107,8 +107,9 @@ def test_n_workers_cold_start_at_once_one_fetches_all_are_ready(s3server: Seawee
     for entry in manifest.files:
         tiers = sorted(stats[entry.path]["tier"] for stats in per_worker)
         assert tiers == ["disk"] * (WORKERS - 1) + ["s3"], (entry.path, tiers)
-        waited = [stats[entry.path] for stats in per_worker if stats[entry.path].get("fetched_by") == "another process"]
-        assert all(w["lock_wait_ms"] >= 0 for w in waited)
+        # (a worker that found the file already there says nothing of who fetched it)
+        fetchers = [s[entry.path] for s in per_worker if s[entry.path].get("fetched_by") == "this process"]
+        assert len(fetchers) == 1 and fetchers[0]["tier"] == "s3"
     # AND the cache holds each file once, whole and verified, with nothing partial left behind
     stored = {p.name: p for p in cache_dir.iterdir() if p.is_file() and not p.name.endswith(".lock")}
     assert set(stored) == {entry.sha256 for entry in manifest.files}, sorted(stored)

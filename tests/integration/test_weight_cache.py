@@ -2,7 +2,7 @@
 
 The server is started once for this module and stopped at its end; boto3 talks to
 it over HTTP. Faults are real: bytes flipped in the stored object or the cached file,
-a cache too small, an endpoint nobody listens on, a fetch cut off part way.
+a cache too small, an endpoint nobody listens on, what a fetch cut off part way leaves.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 
 from inference_runtime.api.routes import build_handler
 from inference_runtime.artifact import IntegrityError, read_manifest
-from inference_runtime.cache import CacheCapacityError, DiskTier, FetchError, ModelCache, S3Source
+from inference_runtime.cache import CacheCapacityError, DiskTier, FetchError, FetchStats, ModelCache, S3Source
+from inference_runtime.cache.s3 import PROGRESS_SUFFIX
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
@@ -76,16 +77,16 @@ def test_fetch_gives_the_exact_bytes_then_memory_then_disk(published: dict[str, 
                                                            tmp_path: Path) -> None:
     manifest, cache = remote_cache(published["entry"], tmp_path)
     for entry in manifest.files:
-        stats: dict[str, Any] = {}
+        stats = FetchStats()
         assert cache.get(entry, stats).read_bytes() == (artifact_dir / entry.path).read_bytes()
-        assert stats["tier"] == "s3" and stats["frames_fetched"] == len(entry.compressed.frames)
-        assert cache.get(entry, stats := {}).name == entry.path and stats["tier"] == "memory"
+        assert stats.tier == "s3" and stats.frames_fetched == len(entry.compressed.frames)
+        assert cache.get(entry, stats := FetchStats()).name == entry.path and stats.tier == "memory"
     # a new environment on the same /tmp (a warm container's disk) reads L2, verified
     _, fresh = remote_cache(published["entry"], tmp_path)
     weights = manifest.file("model.onnx.data")
-    stats = {}
+    stats = FetchStats()
     fresh.get(weights, stats)
-    assert stats["tier"] == "disk"
+    assert stats.tier == "disk"
     assert not list(tmp_path.glob("*.partial*"))
 
 
@@ -99,9 +100,9 @@ def test_a_corrupted_cached_file_is_detected_and_refetched(published: dict[str, 
     cached.unlink()  # replace the file, not write through the view's hard link to it
     cached.write_bytes(bytes(flipped))
     _, fresh = remote_cache(published["entry"], tmp_path)
-    stats: dict[str, Any] = {}
+    stats = FetchStats()
     assert fresh.get(tokenizer, stats).read_bytes() == good
-    assert stats["tier"] == "s3"
+    assert stats.tier == "s3"
 
 
 def test_a_corrupted_object_is_refetched_then_refused_and_never_served(s3server: SeaweedS3, artifact_dir: Path,
@@ -113,11 +114,10 @@ def test_a_corrupted_object_is_refetched_then_refused_and_never_served(s3server:
     data = bytearray(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     data[len(data) // 2] ^= 0x01
     client.put_object(Bucket=BUCKET, Key=key, Body=bytes(data))
-    manifest, cache = remote_cache(result["entry"], tmp_path / "cache", attempts=3, backoff_s=0.01)
-    # WHEN it is fetched THEN the bad frame is refetched, still bad, and refused
-    stats: dict[str, Any] = {}
-    with pytest.raises(IntegrityError, match="failed its sha256 on each of 3 attempts"):
-        cache.get(manifest.file("model.onnx.data"), stats)
+    manifest, cache = remote_cache(result["entry"], tmp_path / "cache")
+    # WHEN it is fetched THEN the bad frame is refetched once, still bad, and refused
+    with pytest.raises(IntegrityError, match="failed its sha256 twice"):
+        cache.get(manifest.file("model.onnx.data"))
     assert not cache.disk.path_for(manifest.file("model.onnx.data")).exists()
     # AND a function pointed at it answers 503 with the reason, never the bad weights
     registry = tmp_path / "models.json"
@@ -134,26 +134,23 @@ def test_a_corrupted_object_is_refetched_then_refused_and_never_served(s3server:
 
 def test_an_interrupted_download_resumes_at_a_frame_boundary(published: dict[str, Any], artifact_dir: Path,
                                                             tmp_path: Path) -> None:
+    # GIVEN what a fetch cut off after six frames leaves in /tmp: the whole-sized partial file with
+    # those frames in place (the rest not yet written) and the progress file naming them
     manifest, cache = remote_cache(published["entry"], tmp_path, parallelism=2)
     weights = manifest.file("model.onnx.data")
-
-    class Interrupted(Exception):
-        pass
-
-    def cut_after_six(_: int, seen: list[int] = []) -> None:  # noqa: B006 (a counter on purpose)
-        seen.append(1)
-        if len(seen) == 6:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        cache.get(weights, {}, on_frame=cut_after_six)
-    assert cache.disk.partial_path(weights).exists()
-    _, resumed_cache = remote_cache(published["entry"], tmp_path)
-    stats: dict[str, Any] = {}
-    path = resumed_cache.get(weights, stats)
-    assert path.read_bytes() == (artifact_dir / weights.path).read_bytes()
-    assert stats["frames_resumed"] >= 6
-    assert stats["frames_resumed"] + stats["frames_fetched"] == len(weights.compressed.frames)
+    frames = weights.compressed.frames
+    original = (artifact_dir / weights.path).read_bytes()
+    partial = cache.disk.partial_path(weights)
+    cut = frames[6].raw_offset
+    partial.write_bytes(original[:cut] + bytes(len(original) - cut))
+    Path(f"{partial}{PROGRESS_SUFFIX}").write_text("".join(f"{i}\n" for i in range(6)))
+    # WHEN the next environment fetches the file
+    stats = FetchStats()
+    path = cache.get(weights, stats)
+    # THEN it fetched only the frames that were missing, and the file is whole and verified
+    assert path.read_bytes() == original
+    assert (stats.frames_resumed, stats.frames_fetched) == (6, len(frames) - 6)
+    assert not partial.exists() and not Path(f"{partial}{PROGRESS_SUFFIX}").exists()
 
 
 def test_a_cache_too_small_says_what_to_raise(published: dict[str, Any], tmp_path: Path) -> None:
@@ -167,7 +164,7 @@ def test_a_cache_too_small_says_what_to_raise(published: dict[str, Any], tmp_pat
 def test_an_unreachable_endpoint_is_retried_then_reported(published: dict[str, Any],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{free_port()}")
-    remote = S3Source(published["entry"]["source"], attempts=3, backoff_s=0.01)
+    remote = S3Source(published["entry"]["source"], max_attempts=3)     # botocore's attempts: the one retry layer
     with pytest.raises(FetchError, match="after 3 attempts"):
         remote.read_manifest(published["entry"]["manifest_sha256"])
 

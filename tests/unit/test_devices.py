@@ -116,3 +116,55 @@ def test_cuda_provider_options_default_and_override() -> None:
         RuntimeConfig.from_env({"ORT_CUDA_PROVIDER_OPTIONS": "{arena: 1}"})
     with pytest.raises(BackendError, match="device_id must be a device number"):
         cuda_provider_options({"device_id": "first"})
+
+
+class _FakeCudaRuntime:
+    """libcudart as ctypes sees it, with ``devices`` GPUs (the device probe is the boundary faked)."""
+
+    def __init__(self, devices: int) -> None:
+        self.devices = devices
+
+    def cudaGetDeviceCount(self, count: Any) -> int:  # noqa: N802 (CUDA's names)
+        count._obj.value = self.devices
+        return 0 if self.devices else 100
+
+    def cudaSetDevice(self, device: int) -> int:  # noqa: N802
+        return 0
+
+    def cudaFree(self, pointer: Any) -> int:  # noqa: N802
+        return 0
+
+    def cudaMemGetInfo(self, free: Any, total: Any) -> int:  # noqa: N802
+        free._obj.value, total._obj.value = 70 * 2**30, 80 * 2**30
+        return 0
+
+
+@pytest.mark.parametrize("providers, devices, expected, reason", [
+    # onnxruntime-gpu reports the CUDA provider and a GPU is there: CUDA
+    (["CUDAExecutionProvider", "CPUExecutionProvider"], 1, "cuda", "has the CUDA execution provider"),
+    # onnxruntime-gpu on a machine without a GPU: the CPU, saying why
+    (["CUDAExecutionProvider", "CPUExecutionProvider"], 0, "cpu", "auto: no usable GPU"),
+    # the CPU build of onnxruntime: the CPU, saying why
+    (["CPUExecutionProvider"], 1, "cpu", "has no CUDA execution provider"),
+])
+def test_auto_picks_cuda_only_where_the_provider_and_a_gpu_are_there(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, providers: list[str], devices: int, expected: str,
+        reason: str) -> None:
+    import onnxruntime
+
+    from inference_runtime.backends import cuda
+
+    # GIVEN what onnxruntime reports and what the device probe finds (faked at those two boundaries)
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: list(providers))
+    monkeypatch.setattr(onnxruntime, "preload_dlls", lambda **kwargs: None, raising=False)
+    monkeypatch.setattr(cuda, "cudart", lambda: _FakeCudaRuntime(devices))
+    trace = PhaseTrace()
+    loader = ModelLoader(RuntimeConfig.from_env({"ORT_EXECUTION_PROVIDER": "auto"}, artifact_dir=tmp_path), trace)
+    # WHEN the loader picks the device for the real ONNX backend
+    device = loader._open_device(OnnxBackend)
+    # THEN it is the expected one, with its reason, and CUDA init ran only where the provider is there
+    assert (device.name, reason in device.reason) == (expected, True), device
+    cuda_init = phase(trace, InitPhase.CUDA_INIT)
+    assert (cuda_init is not None) == ("CUDAExecutionProvider" in providers)
+    if expected == "cuda":
+        assert cuda_init.attributes["devices"] == 1 and device.options["device_id"] == "0"

@@ -13,7 +13,7 @@ from inference_runtime.api.routes import build_handler
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import InitPhase, PhaseTrace, consume_cold_start, instance_id, new_instance
 from inference_runtime.lifecycle.metrics import ColdStartMetrics
-from inference_runtime.lifecycle.snapstart import after_restore, before_snapshot, register_hooks
+from inference_runtime.lifecycle.snapstart import after_restore, before_snapshot, on_restore, register_hooks
 from inference_runtime.loading.warmup import synthetic_batch
 from inference_runtime.service import InferenceService
 from tests.helpers import body, load_event
@@ -138,7 +138,7 @@ def test_snapstart_restore_gives_a_new_identity_and_fresh_state(service: Inferen
     expected_if_not_reseeded = random.random()
     random.seed(1234)
     refreshed: list[str] = []
-    service.on_restore(lambda: refreshed.append("clients"))
+    on_restore(lambda: refreshed.append("clients"))
     # WHEN a copy is restored from the snapshot
     after_restore(service)
     # THEN it has its own id, is cold again, has fresh randomness and fresh clients
@@ -150,6 +150,31 @@ def test_snapstart_restore_gives_a_new_identity_and_fresh_state(service: Inferen
     assert warm["first_invocation"] is True and warm["init_type"] == "snap-start"
     assert warm["init"]["restored_from_snapshot"] is True
     assert "after_restore_hooks" in warm["init"]["phases"]
+
+
+def test_an_s3_source_registers_its_fresh_client_as_restore_work(tmp_path: Path) -> None:
+    from inference_runtime.cache import S3Source, source_for
+    from inference_runtime.registry import ModelEntry
+
+    # GIVEN the source an s3:// registry entry picks, with a client created before the snapshot
+    config = RuntimeConfig.from_env({}, artifact_dir=tmp_path, cache_dir=tmp_path / "cache")
+    source = source_for(ModelEntry("m", "s3://bucket/models/m/1/", "0" * 64, "1"), config)
+    assert isinstance(source, S3Source)
+    source._client = object()
+    # WHEN a copy is restored THEN the source dropped it: the next request makes its own
+    after_restore(_Restorable())
+    assert source._client is None
+
+
+class _Restorable:
+    """The little the hooks need of a service, without loading a model."""
+
+    def __init__(self) -> None:
+        self.trace = PhaseTrace()
+
+    def wait_ready(self) -> None: ...
+
+    def load(self) -> None: ...
 
 
 def test_hooks_register_with_the_lambda_runtime_library(service: InferenceService) -> None:

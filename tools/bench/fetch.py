@@ -36,8 +36,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from inference_runtime.artifact import Manifest, describe_files, write_manifest
-from inference_runtime.cache import DiskTier, ModelCache, S3Source
+from inference_runtime.artifact import (
+    GraphSpec,
+    Manifest,
+    ModelSpec,
+    Task,
+    TokenizerSpec,
+    describe_files,
+    write_manifest,
+)
+from inference_runtime.cache import DiskTier, FetchStats, ModelCache, S3Source
 from tools.local.s3server import SeaweedS3
 from tools.publish import publish
 
@@ -45,14 +53,44 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class PacedS3Source(S3Source):
-    """S3Source whose every connection reads at most ``bytes_per_s`` (a per-connection cap)."""
+    """S3Source whose every connection reads at most ``bytes_per_s`` (a per-connection cap).
+
+    The pacing wraps the client, the source's boundary: the runtime's fetch is unchanged.
+    """
 
     def __init__(self, uri: str, *, bytes_per_s: float, **kwargs: Any) -> None:
         super().__init__(uri, **kwargs)
         self.bytes_per_s = bytes_per_s
 
-    def _read_body(self, body: Any) -> bytes:
-        return paced_read(body, self.bytes_per_s)
+    def client(self) -> Any:
+        return PacedClient(super().client(), self.bytes_per_s)
+
+
+class PacedClient:
+    """A boto3 S3 client whose get_object bodies are read at most ``bytes_per_s``."""
+
+    def __init__(self, client: Any, bytes_per_s: float) -> None:
+        self._client = client
+        self._bytes_per_s = bytes_per_s
+
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
+        response = dict(self._client.get_object(**kwargs))
+        response["Body"] = PacedBody(response["Body"], self._bytes_per_s)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class PacedBody:
+    def __init__(self, body: Any, bytes_per_s: float) -> None:
+        self._body = body
+        self._bytes_per_s = bytes_per_s
+
+    def read(self, amount: int | None = None) -> bytes:
+        if amount is not None:
+            return bytes(self._body.read(amount))
+        return paced_read(self._body, self._bytes_per_s)
 
 
 def paced_read(body: Any, bytes_per_s: float) -> bytes:
@@ -76,7 +114,9 @@ def synthetic_artifact(directory: Path, mib: int) -> Manifest:
         for _ in range(mib // 16):
             handle.write(rng.standard_normal(4 * 2**20, dtype=np.float32).tobytes())
     files = describe_files(directory, ["weights.bin"])
-    manifest = Manifest(name="synthetic", version=f"{mib}mib", format="onnx", files=files)
+    # Only the files are fetched here; the contract names the one file as the graph.
+    spec = ModelSpec(task=Task.EMBEDDINGS, graph=GraphSpec(entrypoint="weights.bin"), tokenizer=TokenizerSpec())
+    manifest = Manifest(name="synthetic", version=f"{mib}mib", format="onnx", files=files, model=spec)
     write_manifest(directory, manifest)
     return manifest
 
@@ -145,13 +185,13 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
 
             def pipeline() -> None:
                 cache = ModelCache(disk=DiskTier(work / "cache", max_bytes=(mib + 64) * 2**20), source=source)
-                stats: dict[str, Any] = {}
+                stats = FetchStats()
                 path = cache.get(entry, stats)
                 if path.stat().st_size != entry.size:
                     raise RuntimeError(f"pipeline: {path} has {path.stat().st_size} bytes, not {entry.size}")
                 pipeline_stats.append(stats)
 
-            pipeline_stats: list[dict[str, Any]] = []
+            pipeline_stats: list[FetchStats] = []
             samples: dict[str, list[float]] = {k: [] for k in ("transfer", "single_get", "sha256", "decompress",
                                                                "pipeline")}
             for _ in range(runs):
@@ -170,7 +210,7 @@ def run(mib: int, runs: int, parallelism: int, pace_mib: float) -> dict[str, Any
             "slowest_stage": slowest, "pipeline_over_slowest": medians["pipeline"] / medians[slowest],
             "parallel_speedup_over_single_get": medians["single_get"] / medians["transfer"],
             "pipeline_mib_per_s": mib / medians["pipeline"],
-            "last_pipeline_stats": pipeline_stats[-1],
+            "last_pipeline_stats": pipeline_stats[-1].to_dict(),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

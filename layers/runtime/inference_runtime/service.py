@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,11 +68,9 @@ class InferenceService:
         self._last_attempt: float | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._backend_imported = threading.Event()
-        self._restore_callbacks: list[Callable[[], None]] = []
         # Lives as long as the service: its cache lets a retry after a failed load reuse
         # every file already verified.
-        self._loader = ModelLoader(config, self.trace, on_restore=self.on_restore)
+        self._loader = ModelLoader(config, self.trace)
 
     @classmethod
     def from_env(cls, trace: PhaseTrace | None = None) -> InferenceService:
@@ -98,7 +95,7 @@ class InferenceService:
         session outside the GIL, and the caller's imports run beside it.
         """
         if self._thread is not None:
-            self._backend_imported.wait()
+            self._loader.imported.wait()
 
     def wait_ready(self) -> None:
         """Block until the background load ends; log and emit the init trace once."""
@@ -123,8 +120,6 @@ class InferenceService:
             self.load()
         except ModelNotReadyError:
             pass  # already logged; requests will say why and retry later
-        finally:
-            self._backend_imported.set()
 
     def load(self) -> InferenceBackend:
         """Return the loaded backend, loading (verified, then warmed) it on first use."""
@@ -139,7 +134,7 @@ class InferenceService:
                 raise ModelNotReadyError(self._unavailable_message())
             self._last_attempt = now
             try:
-                loaded = self._loader.load(on_imported=self._backend_imported.set)
+                loaded = self._loader.load()
                 self.warmup_results = loaded.warmup_results
                 self._task = loaded.task
                 self._backend = loaded.backend
@@ -156,15 +151,6 @@ class InferenceService:
         retry = self.config.model_retry_seconds
         return (f"the model is not loaded: {self._error}. The environment retries the load at most "
                 f"every {retry} s; check MODEL_NAME, the model registry and the artifact it names.")
-
-    # --- SnapStart -------------------------------------------------------------------
-    def on_restore(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` after a SnapStart restore (fresh clients, credentials...)."""
-        self._restore_callbacks.append(callback)
-
-    def after_restore(self) -> None:
-        for callback in self._restore_callbacks:
-            callback()
 
     # --- state -----------------------------------------------------------------------
     @property

@@ -12,6 +12,9 @@ map them instead of copying them. A bundled model is verified in place and has n
 Failures are raised, never cached. Only ``ModelCache`` combines the tiers and the
 source, each through its public methods: a source fetches into the path the disk tier
 hands out, and never learns the disk tier's layout.
+
+``cache_for(entry, config)`` is the one place a registry entry becomes a cache: its URI
+picks the source (``source_for``), and the disk tier sizes itself.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..artifact import verify_file
 from .base import Source, Tier
@@ -28,9 +31,12 @@ from .disk import DiskTier
 from .errors import CacheCapacityError, CacheError, FetchError
 from .memory import MemoryTier
 from .s3 import S3Source
+from .stats import FetchStats
 
 if TYPE_CHECKING:
     from ..artifact import FileEntry
+    from ..config import RuntimeConfig
+    from ..registry import ModelEntry
 
 
 class ModelCache:
@@ -51,34 +57,35 @@ class ModelCache:
         # Fetched files are stored by content hash; the view gives them their names.
         self.view_dir = local_dir if local_dir is not None else disk.root / "views" / view  # type: ignore[union-attr]
 
-    def get(self, entry: FileEntry, stats: dict[str, Any] | None = None, on_frame: Any = None) -> Path:
-        """A local path, named as in the manifest, whose bytes match the entry's sha256."""
-        stats = {} if stats is None else stats
+    def get(self, entry: FileEntry, stats: FetchStats | None = None) -> Path:
+        """A local path, named as in the manifest, whose bytes match the entry's sha256.
+
+        ``stats``, when given, is filled in with what it took.
+        """
+        stats = FetchStats() if stats is None else stats
+        stats.path, stats.bytes = entry.path, entry.size
         started = time.perf_counter()
         path = self.memory.get(entry)
         if path is not None:
-            stats.update(tier="memory", bytes=entry.size)
+            stats.tier = self.memory.name
         elif self.source.local_dir is not None:
             path = self.source.local_dir / entry.path
             verify_file(path, size=entry.size, sha256=entry.sha256)
-            stats.update(tier=self.source.name, bytes=entry.size,
-                         verify_ms=(time.perf_counter() - started) * 1000)
+            stats.tier, stats.verify_ms = self.source.name, (time.perf_counter() - started) * 1000
         else:
             # An invariant of the constructor: a source that fetches always has a disk tier.
             assert self.disk is not None  # nosec B101
             stored = self.disk.get(entry)
             if stored is not None:
-                stats.update(tier="disk", bytes=entry.size, verify_ms=(time.perf_counter() - started) * 1000)
+                stats.tier, stats.verify_ms = self.disk.name, (time.perf_counter() - started) * 1000
             else:
                 source = self.source
-                stored = self.disk.store(entry, lambda into: source.fetch(entry, into, stats, on_frame=on_frame),
-                                         stats)
-                if stats.get("fetched_by") == "another process":
-                    stats.update(tier="disk", bytes=entry.size)
+                stored = self.disk.store(entry, lambda into: source.fetch(entry, into, stats), stats)
+                if stats.fetched_by == "another process":
+                    stats.tier = self.disk.name
             path = self._link_into_view(entry, stored)
         self.memory.put(entry, path)
-        stats["path"] = entry.path
-        stats.setdefault("wall_ms", (time.perf_counter() - started) * 1000)
+        stats.wall_ms = (time.perf_counter() - started) * 1000
         return path
 
     def _link_into_view(self, entry: FileEntry, stored: Path) -> Path:
@@ -92,7 +99,35 @@ class ModelCache:
         return target
 
 
+def source_for(entry: ModelEntry, config: RuntimeConfig) -> Source:
+    """The Source the registry entry's URI names: ``bundled`` (the image's files) or ``s3://``.
+
+    Room for another scheme (a mounted file system) is one branch here. A source holding
+    a client registers dropping it as SnapStart restore work, so a restored copy of the
+    environment makes its own connections and credentials.
+    """
+    if entry.is_bundled:
+        return BundledSource(config.artifact_dir)
+    if entry.source.startswith("s3://"):
+        from ..lifecycle.snapstart import on_restore
+
+        remote = S3Source(entry.source, parallelism=config.s3_parallelism, max_attempts=config.s3_attempts)
+        on_restore(remote.reset)
+        return remote
+    # The registry refuses other schemes when it is read; this is its invariant.
+    raise ValueError(f"model {entry.name!r}: no source reads {entry.source!r}")
+
+
+def cache_for(entry: ModelEntry, config: RuntimeConfig) -> ModelCache:
+    """The cache for one registry entry: its source, and a disk tier (self-sized) when it fetches."""
+    source = source_for(entry, config)
+    if source.local_dir is not None:
+        return ModelCache(source=source)
+    return ModelCache(source=source, disk=DiskTier(config.cache_dir, max_mb=config.cache_max_mb),
+                      view=f"{entry.name}-{entry.version or 'published'}")
+
+
 __all__ = [
-    "BundledSource", "CacheCapacityError", "CacheError", "DiskTier", "FetchError", "MemoryTier", "ModelCache",
-    "S3Source", "Source", "Tier",
+    "BundledSource", "CacheCapacityError", "CacheError", "DiskTier", "FetchError", "FetchStats", "MemoryTier",
+    "ModelCache", "S3Source", "Source", "Tier", "cache_for", "source_for",
 ]

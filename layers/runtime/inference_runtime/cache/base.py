@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..artifact import FileEntry, Manifest
-
-#: ``on_frame(index)``: called as each frame of a fetch is written (tests, benchmarks).
-FrameCallback = Any
+    from .stats import FetchStats
 
 
 class Tier(ABC):
@@ -42,8 +40,7 @@ class Source(ABC):
     def read_manifest(self, expected_sha256: str | None = None) -> Manifest:
         """The model's manifest, refused unless its sha256 is ``expected_sha256`` (when given)."""
 
-    def fetch(self, entry: FileEntry, into: Path, stats: dict[str, Any], *,
-              on_frame: FrameCallback = None) -> None:
+    def fetch(self, entry: FileEntry, into: Path, stats: FetchStats) -> None:
         """Write the file's bytes to ``into``, verified against the entry's sha256 before returning.
 
         ``into`` may hold what an interrupted fetch left; a source may resume from it.
@@ -51,4 +48,4 @@ class Source(ABC):
         raise NotImplementedError(f"the {self.name} source reads its files in place; it fetches nothing")
 
     def reset(self) -> None:  # noqa: B027 (optional: most sources hold no client)
-        """Drop clients and connections (after a SnapStart restore)."""
+        """Drop clients and connections (``source_for`` registers it as SnapStart restore work)."""

@@ -18,8 +18,11 @@ is loaded unverified by the process that loads it). A process that dies mid-fetc
 releases its lock with its last file descriptor, and the next one resumes its partial
 file. Eviction skips files whose lock another process holds.
 
-Public surface: ``get``, ``put`` (bytes already verified), ``store`` (a verified
-writer's output), ``reserve``, and the paths ``path_for``/``partial_path``.
+The tier sizes itself: MODEL_CACHE_MAX_MB when given, otherwise 90% of the file
+system it lives on (Lambda's /tmp is the function's EphemeralStorageSize).
+
+Public surface: ``get``, ``store`` (a verified writer's output), ``reserve``, and the
+paths ``path_for``/``partial_path``.
 """
 
 from __future__ import annotations
@@ -33,24 +36,36 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..artifact import IntegrityError, atomic_write_bytes, verify_file
+from ..artifact import IntegrityError, verify_file
 from .base import Tier
 from .errors import CacheCapacityError
+from .stats import FetchStats
 
 if TYPE_CHECKING:
     from ..artifact import FileEntry
 
 PARTIAL_SUFFIX = ".partial"
 LOCK_SUFFIX = ".lock"
+# Without MODEL_CACHE_MAX_MB, the share of the file system the cache may fill: the rest
+# is left for whatever else the function writes to /tmp.
+DEFAULT_SHARE_OF_DISK = 0.9
 
 
 class DiskTier(Tier):
     name = "disk"
 
-    def __init__(self, root: Path, *, max_bytes: int) -> None:
+    def __init__(self, root: Path, *, max_mb: int = 0, max_bytes: int | None = None,
+                 disk_usage: Callable[[Path], Any] = shutil.disk_usage) -> None:
+        """``max_mb`` (MODEL_CACHE_MAX_MB; 0: 90% of the file system); ``max_bytes`` overrides both.
+
+        ``disk_usage`` is how the file system's room is read (``shutil.disk_usage``'s shape).
+        """
         self.root = Path(root)
-        self.max_bytes = max_bytes
         self.root.mkdir(parents=True, exist_ok=True)
+        self._disk_usage = disk_usage
+        if max_bytes is None:
+            max_bytes = max_mb * 2**20 if max_mb else int(disk_usage(self.root).total * DEFAULT_SHARE_OF_DISK)
+        self.max_bytes = max_bytes
 
     def path_for(self, entry: FileEntry) -> Path:
         return self.root / entry.sha256
@@ -79,40 +94,34 @@ class DiskTier(Tier):
             return None
         return path
 
-    def put(self, entry: FileEntry, data: bytes) -> Path:
-        """Store bytes already verified by the caller (tests, small files)."""
-        self.reserve(entry.size, keep=entry.sha256)
-        atomic_write_bytes(self.path_for(entry), data)
-        return self.path_for(entry)
-
-    def store(self, entry: FileEntry, write: Callable[[Path], None], stats: dict[str, Any] | None = None) -> Path:
+    def store(self, entry: FileEntry, write: Callable[[Path], None], stats: FetchStats | None = None) -> Path:
         """Make room, let ``write`` fill ``<sha256>.partial`` with verified bytes, then give it its name.
 
         Under the file's lock: if another process stored it while this one waited, its
-        verified copy is returned and ``write`` is not called (``stats["fetched_by"]``
-        says which happened, ``stats["lock_wait_ms"]`` how long the wait was). If
+        verified copy is returned and ``write`` is not called (``stats.fetched_by``
+        says which happened, ``stats.lock_wait_ms`` how long the wait was). If
         ``write`` raises, the partial file stays for the next attempt to resume from.
         """
-        stats = {} if stats is None else stats
+        stats = FetchStats() if stats is None else stats
         with self._locked(entry, stats):
             stored = self.get(entry, remove_bad=True)
             if stored is not None:
-                stats["fetched_by"] = "another process"
+                stats.fetched_by = "another process"
                 return stored
             self.reserve(entry.size, keep=entry.sha256)
             write(self.partial_path(entry))
             final = self.path_for(entry)
             os.replace(self.partial_path(entry), final)
-            stats["fetched_by"] = "this process"
+            stats.fetched_by = "this process"
             return final
 
     @contextmanager
-    def _locked(self, entry: FileEntry, stats: dict[str, Any]) -> Iterator[None]:
+    def _locked(self, entry: FileEntry, stats: FetchStats) -> Iterator[None]:
         """An exclusive lock on one file of the cache, across processes (flock: released if the holder dies)."""
         started = time.perf_counter()
         with open(self.root / f"{entry.sha256}{LOCK_SUFFIX}", "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            stats["lock_wait_ms"] = (time.perf_counter() - started) * 1000
+            stats.lock_wait_ms = (time.perf_counter() - started) * 1000
             try:
                 yield
             finally:
@@ -136,7 +145,7 @@ class DiskTier(Tier):
                           key=lambda p: p.stat().st_mtime)
         while self.used_bytes() + needed > self.max_bytes and complete:
             self._evict_unless_busy(complete.pop(0))
-        free = shutil.disk_usage(self.root).free
+        free = self._disk_usage(self.root).free
         if self.used_bytes() + needed > self.max_bytes or needed > free + self._partial_bytes(keep):
             raise CacheCapacityError(
                 f"{needed / 2**20:.1f} MiB do not fit in {self.root}: {free / 2**20:.1f} MiB free, cache limit "

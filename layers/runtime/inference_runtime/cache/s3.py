@@ -5,7 +5,7 @@ own (``tools/publish.py``); the manifest lists every frame's offset, size and sh
 So a fetch can:
 
 - GET frames in parallel, each a byte range (real S3 caps each connection, not the sum);
-- check each frame's sha256 as it arrives and refetch just that frame if it is bad;
+- check each frame's sha256 as it arrives and refetch just that frame, once, if it is bad;
 - decompress frames in the workers (zstandard releases the GIL), beside the transfers;
 - write each frame at its place in ``<sha256>.partial`` and note it in ``.frames``, so
   an interrupted fetch resumes at a frame boundary instead of starting again;
@@ -15,8 +15,10 @@ So a fetch can:
 ``S3Source`` is a ``Source``: it writes into the path the cache hands it and never
 touches the disk tier itself (its names, room, eviction).
 
-Retries back off exponentially; what still fails is a FetchError (unreachable, missing
-object) or an IntegrityError (bytes that keep failing their hash), never bad bytes.
+One retry layer: botocore's (standard mode: exponential backoff with jitter on throttling,
+5xx and connection errors, ``max_attempts`` in all), plus one re-fetch of a frame whose
+bytes fail their sha256. What still fails is a FetchError (unreachable, missing object)
+or an IntegrityError (a frame bad twice), never bad bytes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit
 from ..artifact import IntegrityError, Manifest, ManifestError, parse_manifest
 from .base import Source
 from .errors import FetchError
+from .stats import FetchStats
 
 if TYPE_CHECKING:
     from ..artifact import FileEntry, Frame
@@ -56,12 +59,12 @@ class S3Source(Source):
 
     name = "s3"
 
-    def __init__(self, uri: str, *, parallelism: int = 8, attempts: int = 4, backoff_s: float = 0.2,
+    def __init__(self, uri: str, *, parallelism: int = 8, max_attempts: int = 4,
                  client_config: dict[str, Any] | None = None) -> None:
+        """``max_attempts``: botocore's, per request (S3_ATTEMPTS), the only retry of a failed request."""
         self.bucket, self.prefix = parse_s3_uri(uri)
         self.parallelism = parallelism
-        self.attempts = attempts
-        self.backoff_s = backoff_s
+        self.max_attempts = max_attempts
         self._client_config = client_config or {}
         self._client: Any = None
         self._client_lock = threading.Lock()
@@ -75,7 +78,7 @@ class S3Source(Source):
                 from botocore.config import Config
 
                 config = {"max_pool_connections": max(self.parallelism, 10), "connect_timeout": 2,
-                          "read_timeout": 30, "retries": {"mode": "standard", "max_attempts": 2},
+                          "read_timeout": 30, "retries": {"mode": "standard", "max_attempts": self.max_attempts},
                           "s3": {"addressing_style": "path"}, **self._client_config}
                 self._client = boto3.client("s3", config=Config(**config))
             return self._client
@@ -91,7 +94,7 @@ class S3Source(Source):
         if expected_sha256 is None:
             raise ManifestError(f"s3://{self.bucket}/{self.prefix}: a published manifest is read only with the "
                                 "sha256 the model registry pins for it; add manifest_sha256 to models.json")
-        raw = self._get_object(self.prefix + MANIFEST_KEY, None)
+        raw = self._get_object(self.prefix + MANIFEST_KEY)
         actual = hashlib.sha256(raw).hexdigest()
         if actual != expected_sha256:
             raise IntegrityError(
@@ -100,8 +103,7 @@ class S3Source(Source):
         return parse_manifest(raw, f"s3://{self.bucket}/{self.prefix}{MANIFEST_KEY}")
 
     # --- files -------------------------------------------------------------------------
-    def fetch(self, entry: FileEntry, into: Path, stats: dict[str, Any], *,
-              on_frame: Any = None) -> None:
+    def fetch(self, entry: FileEntry, into: Path, stats: FetchStats) -> None:
         """Fetch, verify and decompress one file into ``into`` (resuming what a previous fetch left there).
 
         Progress is kept beside it in ``<into>.frames`` and removed once the file is whole
@@ -115,16 +117,15 @@ class S3Source(Source):
         progress_path = Path(f"{partial}{PROGRESS_SUFFIX}")
         done = self._resumable_frames(partial, progress_path, entry.size)
         frames = layout.frames
-        stats.update(tier="s3", bytes=entry.size, compressed_bytes=layout.size, frames=len(frames),
-                     frames_resumed=len(done), frames_fetched=0, refetched=0,
-                     io_wait_ms=0.0, verify_ms=0.0, decompress_ms=0.0)
+        stats.tier, stats.bytes, stats.compressed_bytes = self.name, entry.size, layout.size
+        stats.frames, stats.frames_resumed = len(frames), len(done)
         hasher = hashlib.sha256()
         fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             os.ftruncate(fd, entry.size)
             complete = set(done)
             hashed = self._transfer(entry, frames, [i for i in range(len(frames)) if i not in complete],
-                                    complete, fd, hasher, progress_path, stats, on_frame)
+                                    complete, fd, hasher, progress_path, stats)
             self._hash_in_order(hasher, fd, frames, complete, hashed, stats)
             # No fsync: resuming covers a process that died, whose writes the kernel still
             # holds; /tmp does not outlive the environment, so a machine crash needs none.
@@ -136,9 +137,9 @@ class S3Source(Source):
             progress_path.unlink(missing_ok=True)
             raise IntegrityError(f"{entry.path}: the assembled file does not match the manifest's sha256 "
                                  "although every frame did; the manifest is inconsistent, republish the model")
-        stats["verify_ms"] += (time.perf_counter() - started_verify) * 1000
+        stats.verify_ms += (time.perf_counter() - started_verify) * 1000
         progress_path.unlink(missing_ok=True)
-        stats["wall_ms"] = (time.perf_counter() - started) * 1000
+        stats.wall_ms = (time.perf_counter() - started) * 1000
 
     @staticmethod
     def _resumable_frames(partial: Path, progress_path: Path, size: int) -> list[int]:
@@ -152,7 +153,7 @@ class S3Source(Source):
 
     @staticmethod
     def _hash_in_order(hasher: Any, fd: int, frames: tuple[Frame, ...], complete: set[int],
-                       next_index: int, stats: dict[str, Any]) -> int:
+                       next_index: int, stats: FetchStats) -> int:
         """Feed the original-bytes hash with every frame that is complete and next in order.
 
         Frames are read back from the partial file: the page cache still holds them, and
@@ -163,12 +164,11 @@ class S3Source(Source):
             frame = frames[next_index]
             hasher.update(os.pread(fd, frame.raw_size, frame.raw_offset))
             next_index += 1
-        stats["verify_ms"] += (time.perf_counter() - started) * 1000
+        stats.verify_ms += (time.perf_counter() - started) * 1000
         return next_index
 
     def _transfer(self, entry: FileEntry, frames: tuple[Frame, ...], todo: list[int], complete: set[int],
-                  fd: int, hasher: Any, progress_path: Path, stats: dict[str, Any],
-                  on_frame: Any) -> int:
+                  fd: int, hasher: Any, progress_path: Path, stats: FetchStats) -> int:
         """Two pools: connections only transfer, CPU threads verify, decompress and place.
 
         A connection that had to decompress before its next GET would sit idle while
@@ -176,7 +176,7 @@ class S3Source(Source):
         and the CPU work hides behind them. The original bytes are hashed in order here,
         as frames complete; returns how many frames were hashed.
         """
-        attempts: dict[int, int] = {}
+        refetched: set[int] = set()
         kinds: dict[Future[Any], tuple[str, int]] = {}
         next_to_hash = 0
         # Only published (compressed) entries reach the S3 tier.
@@ -186,9 +186,7 @@ class S3Source(Source):
                 ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="s3-frame") as cpu:
 
             def download(index: int) -> None:
-                attempts[index] = attempts.get(index, 0) + 1
-                delay = self.backoff_s * 2 ** (attempts[index] - 2) if attempts[index] > 1 else 0.0
-                kinds[network.submit(self._download_frame, entry, frames[index], delay)] = ("get", index)
+                kinds[network.submit(self._download_frame, entry, frames[index])] = ("get", index)
 
             for index in todo:
                 download(index)
@@ -198,34 +196,34 @@ class S3Source(Source):
                 for future in finished:
                     kind, index = kinds.pop(future)
                     ok, timings, body = future.result()  # raises FetchError / IntegrityError
-                    for key, value in timings.items():
-                        stats[key] += value
+                    stats.io_wait_ms += timings.get("io_wait_ms", 0.0)
+                    stats.verify_ms += timings.get("verify_ms", 0.0)
+                    stats.decompress_ms += timings.get("decompress_ms", 0.0)
                     if kind == "get":
                         kinds[cpu.submit(self._place_frame, entry, index, frames[index], body, fd)] = \
                             ("place", index)
                     elif not ok:
-                        stats["refetched"] += 1
-                        if attempts[index] >= self.attempts:
+                        # botocore already retried the request; bytes that arrived but fail their
+                        # hash get one more GET (a torn transfer), and a second failure means the
+                        # object itself is bad: refetching it again would only read the same bytes.
+                        if index in refetched:
                             raise IntegrityError(
-                                f"frame {index} of {entry.path} failed its sha256 on each of {self.attempts} "
-                                f"attempts: the object s3://{self.bucket}/{entry.compressed.key} is corrupt; "
+                                f"frame {index} of {entry.path} failed its sha256 twice (fetched, then fetched "
+                                f"again): the object s3://{self.bucket}/{entry.compressed.key} is corrupt; "
                                 "republish the model")
+                        refetched.add(index)
+                        stats.refetched += 1
                         download(index)
                     else:
                         progress.write(f"{index}\n")
                         progress.flush()
                         complete.add(index)
-                        stats["frames_fetched"] += 1
-                        if on_frame is not None:
-                            on_frame(index)
+                        stats.frames_fetched += 1
         return next_to_hash
 
-    def _download_frame(self, entry: FileEntry, frame: Frame,
-                        delay_s: float) -> tuple[bool, dict[str, float], bytes]:
+    def _download_frame(self, entry: FileEntry, frame: Frame) -> tuple[bool, dict[str, float], bytes]:
         # Only published (compressed) entries reach the S3 tier.
         assert entry.compressed is not None  # nosec B101
-        if delay_s:
-            time.sleep(delay_s)
         started = time.perf_counter()
         body = self._get_object(entry.compressed.key, f"bytes={frame.offset}-{frame.offset + frame.size - 1}")
         return True, {"io_wait_ms": (time.perf_counter() - started) * 1000}, body
@@ -248,30 +246,23 @@ class S3Source(Source):
         os.pwrite(fd, raw, frame.raw_offset)
         return True, {"verify_ms": (t1 - t0) * 1000, "decompress_ms": (t2 - t1) * 1000}, b""
 
-    def _read_body(self, body: Any) -> bytes:
-        """The response body's bytes (the benchmark overrides it to pace connections)."""
-        return body.read()
-
-    def _get_object(self, key: str, byte_range: str | None, attempts: int | None = None) -> bytes:
+    def _get_object(self, key: str, byte_range: str | None = None) -> bytes:
+        """One GET (botocore retries it, standard mode); FetchError naming the object when it gives up."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        attempts = attempts or self.attempts
-        last: Exception | None = None
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                kwargs = {"Bucket": self.bucket, "Key": key}
-                if byte_range:
-                    kwargs["Range"] = byte_range
-                return self._read_body(self.client().get_object(**kwargs)["Body"])
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code in ("NoSuchKey", "NoSuchBucket", "404", "AccessDenied", "403"):
-                    raise FetchError(f"s3://{self.bucket}/{key} does not exist or may not be read ({code}); "
-                                     "publish the model there, or fix the registry and the function's "
-                                     "S3 permissions") from exc
-                last = exc
-            except (BotoCoreError, OSError) as exc:
-                last = exc
-        raise FetchError(f"could not reach s3://{self.bucket}/{key} after {attempts} attempts: {last}") from last
+        kwargs = {"Bucket": self.bucket, "Key": key}
+        if byte_range:
+            kwargs["Range"] = byte_range
+        try:
+            return bytes(self.client().get_object(**kwargs)["Body"].read())
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "NoSuchBucket", "404", "AccessDenied", "403"):
+                raise FetchError(f"s3://{self.bucket}/{key} does not exist or may not be read ({code}); "
+                                 "publish the model there, or fix the registry and the function's "
+                                 "S3 permissions") from exc
+            raise FetchError(f"could not read s3://{self.bucket}/{key} after {self.max_attempts} attempts "
+                             f"(S3_ATTEMPTS): {exc}") from exc
+        except (BotoCoreError, OSError) as exc:
+            raise FetchError(f"could not reach s3://{self.bucket}/{key} after {self.max_attempts} attempts "
+                             f"(S3_ATTEMPTS): {exc}") from exc

@@ -8,7 +8,8 @@ resumes every new environment from that snapshot. So:
 - after each restore: whatever must be unique per environment is made anew: the
   instance id (and the cold-start flag, since this copy has served nothing yet),
   random state (every copy would otherwise draw the same numbers), and clients or
-  credentials created before the snapshot (the service's restore callbacks). The
+  credentials created before the snapshot (the restore work a model source registers
+  with ``on_restore``: the S3 client). The
   trace records the restore, so /warm, /health and the logs tell it apart from an
   ordinary init.
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 import os
 import random
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..log import logger
@@ -42,7 +45,28 @@ class InferenceService(Protocol):
 
     def load(self) -> Any: ...
 
-    def after_restore(self) -> None: ...
+
+_restore_work: list[Callable[[], None]] = []
+_restore_lock = threading.Lock()
+
+
+def on_restore(work: Callable[[], None]) -> None:
+    """Run ``work`` in this environment after each SnapStart restore (a source dropping its client).
+
+    Registered by whoever holds what a snapshot must not share (``cache.source_for``), so
+    the service carries no callbacks for it.
+    """
+    with _restore_lock:
+        _restore_work.append(work)
+
+
+def run_restore_work() -> int:
+    """Run the registered restore work, in registration order; how many ran."""
+    with _restore_lock:
+        work = list(_restore_work)
+    for callback in work:
+        callback()
+    return len(work)
 
 
 def before_snapshot(service: InferenceService) -> None:
@@ -62,10 +86,10 @@ def after_restore(service: InferenceService) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed(seed % 2**32)
-    service.after_restore()
+    refreshed = run_restore_work()
     service.trace.mark_restore()
     service.trace.record(RestorePhase.AFTER_RESTORE_HOOKS, started, service.trace.now_ms() - started,
-                         previous_instance=previous, at=time.time())
+                         previous_instance=previous, restore_work=refreshed, at=time.time())
     # Lambda itself reports the restore's duration (RestoreDuration); the init phases in
     # the trace are the snapshot's, so no init metrics are emitted again here.
     logger.info("restored from snapshot", extra={"event": "after_restore", "instance": instance_id(),

@@ -10,10 +10,15 @@ releases the GIL, and so does creating the session, so:
     fetch thread:   every file through the cache ───────────┐  (read or fetch, sha256)
     load thread:    import numpy/onnxruntime ─> [CUDA init] ─┴─> create session ──┬─> warm-up
     fetch thread:                                               tokenizer ────────┘
-    caller:                          (on_imported) import the HTTP layer
+    caller:                  (wait on .imported) import the HTTP layer
 
 Imports hold the GIL, so two threads importing at once only take turns: the caller
-waits for ``on_imported`` and does its own imports while the session is created.
+waits on the loader's ``imported`` event and does its own imports while the session
+is created.
+
+Where the files come from is the cache's business: ``cache_for`` turns the registry
+entry into a cache (its URI picks the source, the disk tier sizes itself, a source
+with a client registers its SnapStart restore work itself).
 
 The cache is kept across loads, so a retry after a failed load reuses every file
 already verified.
@@ -21,15 +26,14 @@ already verified.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..artifact import read_manifest
 from ..backends import BackendError, backend_for
 from ..backends.base import DeviceChoice
-from ..cache import BundledSource, DiskTier, ModelCache, S3Source
+from ..cache import FetchStats, ModelCache, cache_for
 from ..lifecycle.phases import InitPhase
 from ..registry import resolve_model
 from ..tasks import task_for
@@ -60,20 +64,26 @@ class LoadedModel:
 class ModelLoader:
     """Loads the model ``config`` names, recording each step in ``trace``."""
 
-    def __init__(self, config: RuntimeConfig, trace: PhaseTrace, *,
-                 on_restore: Callable[[Callable[[], None]], None] | None = None) -> None:
+    def __init__(self, config: RuntimeConfig, trace: PhaseTrace) -> None:
         self.config = config
         self.trace = trace
-        # Registers what must be made anew after a SnapStart restore (the S3 client).
-        self._on_restore = on_restore
+        #: Set once the backend's libraries are imported, or once a load gave up before that:
+        #: the caller imports its own modules after it (imports only take turns under the GIL).
+        self.imported = threading.Event()
         self._cache: ModelCache | None = None
 
-    def load(self, *, on_imported: Callable[[], None] | None = None) -> LoadedModel:
-        """Load, verify, open and warm the model; ``on_imported`` is called once the backend is imported.
+    def load(self) -> LoadedModel:
+        """Load, verify, open and warm the model; sets ``imported`` once the backend is imported.
 
         Raises ArtifactError (manifest, integrity, fetch), BackendError, ConfigError,
         OSError or ImportError; nothing unverified is ever opened.
         """
+        try:
+            return self._load()
+        finally:
+            self.imported.set()  # a load that failed before the imports must not leave the caller waiting
+
+    def _load(self) -> LoadedModel:
         trace = self.trace
         with trace.phase(InitPhase.READ_MANIFEST) as attrs:
             manifest, cache = self._open_model()
@@ -92,8 +102,7 @@ class ModelLoader:
                 with trace.phase(InitPhase.IMPORT_BACKEND):
                     backend_type.import_libraries()
             finally:
-                if on_imported is not None:
-                    on_imported()
+                self.imported.set()
             device = self._open_device(backend_type)
             with trace.phase(InitPhase.AWAIT_VERIFICATION):
                 paths = pending.result()
@@ -146,35 +155,25 @@ class ModelLoader:
         with self.trace.phase(InitPhase.FETCH_ARTIFACT) as attrs:
             paths, per_file = {}, []
             for entry in entries:
-                stats: dict[str, Any] = {}
+                stats = FetchStats()
                 paths[entry.path] = cache.get(entry, stats)
-                per_file.append({k: round(v, 3) if isinstance(v, float) else v for k, v in stats.items()})
+                per_file.append(stats.to_dict())
             attrs["bytes"] = sum(e.size for e in entries)
             attrs["files"] = per_file
         return paths
 
     def _open_model(self) -> tuple[Manifest, ModelCache]:
-        """The registry's entry for MODEL_NAME: its verified manifest and the cache to read it through."""
+        """The registry's entry for MODEL_NAME: its verified manifest and the cache to read it through.
+
+        MODEL_NAME is the registry key: it chooses the entry (where the model lives, which
+        manifest sha256 is pinned). The manifest's ``name`` is the artifact's own, written
+        by the build; a registry key may differ from it (``all-MiniLM-L6-v2-remote`` for
+        the published ``all-MiniLM-L6-v2``), and responses name the artifact. What binds the
+        two is the registry's pin of the manifest's sha256 (remote) or the image (bundled).
+        """
         config = self.config
         entry = resolve_model(config.model_registry, config.model_name)
-        if entry.is_bundled:
-            if self._cache is None:
-                self._cache = ModelCache(source=BundledSource(config.artifact_dir))
-            return read_manifest(config.artifact_dir), self._cache
         if self._cache is None:
-            remote = S3Source(entry.source, parallelism=config.s3_parallelism, attempts=config.s3_attempts)
-            if self._on_restore is not None:
-                self._on_restore(remote.reset)  # SnapStart: fresh connections and credentials
-            self._cache = ModelCache(source=remote, disk=DiskTier(config.cache_dir, max_bytes=self._cache_max_bytes()),
-                                     view=f"{entry.name}-{entry.version or 'published'}")
-        # The registry requires a pinned manifest sha256 for a remote entry.
-        assert entry.manifest_sha256 is not None  # nosec B101
+            self._cache = cache_for(entry, config)
+        # The registry requires a pinned manifest sha256 for a remote entry (None: bundled).
         return self._cache.source.read_manifest(entry.manifest_sha256), self._cache
-
-    def _cache_max_bytes(self) -> int:
-        import shutil
-
-        if self.config.cache_max_mb:
-            return self.config.cache_max_mb * 2**20
-        self.config.cache_dir.mkdir(parents=True, exist_ok=True)
-        return int(shutil.disk_usage(self.config.cache_dir).total * 0.9)
