@@ -15,8 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from inference_runtime.artifact import Task
+
 ARCHITECTURES = ("bert", "roberta", "xlm-roberta", "distilbert", "mpnet")
-TASKS = ("embeddings", "classification", "reranking")
+TASKS = tuple(Task)
 LABELS = {0: "negative", 1: "neutral", 2: "positive"}
 # Small: position embeddings cover 40 tokens, so the parity texts are truncated.
 MAX_POSITIONS = 40
@@ -72,8 +74,8 @@ def _tokenizer(architecture: str) -> Any:
 def _config(architecture: str, vocab_size: int, task: str) -> Any:
     import transformers
 
-    heads = {"num_labels": 1} if task == "reranking" else (
-        {"id2label": dict(LABELS), "label2id": {v: k for k, v in LABELS.items()}} if task == "classification" else {})
+    labelled = {"id2label": dict(LABELS), "label2id": {v: k for k, v in LABELS.items()}}
+    heads = {"num_labels": 1} if task == Task.RERANKING else (labelled if task == Task.CLASSIFICATION else {})
     if architecture == "distilbert":
         return transformers.DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64,
                                              max_position_embeddings=MAX_POSITIONS, pad_token_id=0,
@@ -101,7 +103,7 @@ def make_model(root: Path, architecture: str, task: str, *, pooling: str = "mean
     config = _config(architecture, len(tokenizer), task)
     if multi_label:
         config.problem_type = "multi_label_classification"
-    if task == "embeddings":
+    if task == Task.EMBEDDINGS:
         model = transformers.AutoModel.from_config(config)
     else:
         model = transformers.AutoModelForSequenceClassification.from_config(config)
@@ -109,7 +111,7 @@ def make_model(root: Path, architecture: str, task: str, *, pooling: str = "mean
     model.save_pretrained(directory)
     tokenizer.model_max_length = MAX_POSITIONS
     tokenizer.save_pretrained(directory)
-    if task == "embeddings":
+    if task == Task.EMBEDDINGS:
         modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
         if normalize:
@@ -122,7 +124,17 @@ def make_model(root: Path, architecture: str, task: str, *, pooling: str = "mean
             {"embedding_dimension": config.hidden_size if hasattr(config, "hidden_size") else config.dim,
              "pooling_mode": pooling, "include_prompt": True}))
         (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": MAX_POSITIONS}))
-    if task == "reranking":
+    if task == Task.RERANKING:
         (directory / "config_sentence_transformers.json").write_text(json.dumps(
             {"model_type": "CrossEncoder", "activation_fn": "torch.nn.modules.activation.Sigmoid"}))
     return directory
+
+
+def tiny_artifact(root: Path, task: Task = Task.EMBEDDINGS, architecture: str = "bert") -> Path:
+    """A tiny model exported by the real builder into ``root / 'artifact'``: what unit tests load
+    instead of the real 87 MB model (the same runtime path, in a few kilobytes)."""
+    from tools.export import build
+
+    directory = make_model(root / "models", architecture, task)
+    build(root / "artifact", model_dir=directory, name=f"tiny-{architecture}-{task}")
+    return root / "artifact"

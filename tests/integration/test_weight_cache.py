@@ -59,6 +59,11 @@ def remote_cache(entry: dict[str, Any], cache_dir: Path, **source: Any) -> tuple
     return manifest, ModelCache(disk=DiskTier(cache_dir, max_bytes=400 * 2**20), source=remote)
 
 
+def disk_of(cache: ModelCache) -> DiskTier:
+    assert cache.disk is not None
+    return cache.disk
+
+
 def test_publish_twice_skips_what_is_there_and_writes_the_registry(published: dict[str, Any], s3server: SeaweedS3,
                                                                     artifact_dir: Path, tmp_path: Path) -> None:
     assert len(published["uploaded"]) == 4  # three files and the manifest
@@ -94,7 +99,7 @@ def test_a_corrupted_cached_file_is_detected_and_refetched(published: dict[str, 
     manifest, cache = remote_cache(published["entry"], tmp_path)
     tokenizer = manifest.file("tokenizer.json")
     good = cache.get(tokenizer).read_bytes()
-    cached = cache.disk.path_for(tokenizer)
+    cached = disk_of(cache).path_for(tokenizer)
     flipped = bytearray(cached.read_bytes())
     flipped[100] ^= 0x01
     cached.unlink()  # replace the file, not write through the view's hard link to it
@@ -118,7 +123,7 @@ def test_a_corrupted_object_is_refetched_then_refused_and_never_served(s3server:
     # WHEN it is fetched THEN the bad frame is refetched once, still bad, and refused
     with pytest.raises(IntegrityError, match="failed its sha256 twice"):
         cache.get(manifest.file("model.onnx.data"))
-    assert not cache.disk.path_for(manifest.file("model.onnx.data")).exists()
+    assert not disk_of(cache).path_for(manifest.file("model.onnx.data")).exists()
     # AND a function pointed at it answers 503 with the reason, never the bad weights
     registry = tmp_path / "models.json"
     write_registry_entry(registry, "corrupt", result["entry"])
@@ -140,7 +145,7 @@ def test_an_interrupted_download_resumes_at_a_frame_boundary(published: dict[str
     weights = manifest.file("model.onnx.data")
     frames = weights.compressed.frames
     original = (artifact_dir / weights.path).read_bytes()
-    partial = cache.disk.partial_path(weights)
+    partial = disk_of(cache).partial_path(weights)
     cut = frames[6].raw_offset
     partial.write_bytes(original[:cut] + bytes(len(original) - cut))
     Path(f"{partial}{PROGRESS_SUFFIX}").write_text("".join(f"{i}\n" for i in range(6)))

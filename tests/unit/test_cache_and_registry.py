@@ -40,7 +40,7 @@ def test_disk_tier_evicts_the_least_recently_used(tmp_path: Path) -> None:
     for data in (a, b):
         put(disk, data)
         time.sleep(0.01)
-    assert disk.get(entry_for(a)).read_bytes() == a  # a is now the most recently used
+    assert (got := disk.get(entry_for(a))) is not None and got.read_bytes() == a  # a is now the most recently used
     time.sleep(0.01)
     put(disk, c)
     put(disk, b"d" * 1500)  # needs room: b goes first, being least recently used
@@ -161,7 +161,7 @@ def test_not_enough_disk_is_refused_clearly_and_leaves_nothing_behind(tmp_path: 
     written: list[Path] = []
     # WHEN a 2000-byte file is stored THEN it is refused, naming the fix, before anything is written
     with pytest.raises(CacheCapacityError, match=r"MiB free.*raise EphemeralStorageSize or MODEL_CACHE_MAX_MB"):
-        disk.store(entry_for(data), lambda into: (written.append(into), into.write_bytes(data)))
+        disk.store(entry_for(data), lambda into: written.append(into) or into.write_bytes(data))
     assert written == []
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
 

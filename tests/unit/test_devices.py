@@ -22,6 +22,13 @@ from inference_runtime.lifecycle import InitPhase, PhaseTrace
 from inference_runtime.loading import ModelLoader
 from inference_runtime.service import InferenceService
 from tests.helpers import body, load_event
+from tests.tiny_models import tiny_artifact
+
+
+@pytest.fixture(scope="module")
+def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model built by the real exporter, in place of the real one (unit tests stay small)."""
+    return tiny_artifact(tmp_path_factory.mktemp("tiny"))
 
 
 def phase(trace: PhaseTrace, name: str) -> Any:

@@ -7,11 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from inference_runtime.api.routes import build_handler
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
 from tests.helpers import REPO_ROOT, body, load_event
+from tests.tiny_models import tiny_artifact
+
+
+@pytest.fixture(scope="module")
+def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model built by the real exporter, in place of the real one (unit tests stay small)."""
+    return tiny_artifact(tmp_path_factory.mktemp("tiny"))
 
 
 def corrupt(path: Path, offset: int = 4096) -> None:

@@ -1,12 +1,13 @@
 """The artifact manifest: what a model directory holds, and how to prove it.
 
 ``manifest.json`` sits beside the files it describes. It names the model, its version
-and format, how the runtime should drive it (``model``), where the weights came from
-(``source``), and every file with its size and sha256. Nothing in an artifact is loaded
-before its bytes have been checked against this list.
+and format, how the runtime should drive it (``model``: a typed ``ModelSpec``, ``spec.py``),
+where the weights came from and how the build checked them (``source``: for people, never
+read by the runtime), and every file with its size and sha256. Nothing in an artifact is
+loaded before its bytes have been checked against this list.
 
-``model.task`` says what the model does (``TASKS``); a manifest written before tasks
-existed has none and is an embedding model, so old artifacts keep loading unchanged.
+Schema 2 is the typed contract. A schema-1 manifest (a loose ``model`` dict) is refused
+with the fix (rebuild it: make artifact) rather than read through aliases.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ class DiskTier(Tier):
             return None
         return path
 
-    def store(self, entry: FileEntry, write: Callable[[Path], None], stats: FetchStats | None = None) -> Path:
+    def store(self, entry: FileEntry, write: Callable[[Path], object], stats: FetchStats | None = None) -> Path:
         """Make room, let ``write`` fill ``<sha256>.partial`` with verified bytes, then give it its name.
 
         Under the file's lock: if another process stored it while this one waited, its
