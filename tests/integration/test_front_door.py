@@ -169,3 +169,59 @@ def test_premium_needs_the_token_or_an_allowed_address(artifact_dir: Path) -> No
     assert (refused, wrong) == (403, 403) and refused_body["error"]["code"] == "premium_not_allowed"
     assert allowed == 200 and allowed_body["tier"] == "premium"
     assert standard == 200 and standard_body["tier"] == "standard"
+
+
+class RecordingFleet:
+    """Stands in for a tier's fleet: answers 200 with the tier the event was routed to, and keeps the events."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.events: list[dict[str, Any]] = []
+
+    def invoke_raw(self, payload: bytes) -> Any:
+        from tools.local.fleet import Invocation
+
+        event = json.loads(payload)
+        self.events.append(event)
+        body = json.dumps({"fleet": self.name, "target_group": event["requestContext"]["elb"]["targetGroupArn"]})
+        answer = {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body}
+        return Invocation(json.dumps(answer).encode(), None, f"{self.name}-1", 0, False, 1.0)
+
+
+def ask(url: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url + "/predict", data=PREDICT, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize("with_gpu", [True, False])
+def test_the_gpu_header_reaches_the_gpu_tier_or_is_told_it_is_not_deployed(with_gpu: bool) -> None:
+    from tools.local.frontdoor import FrontDoor
+
+    # GIVEN a front door with the standard and premium tiers, and a GPU tier or none (GpuTier off)
+    fleets = {name: RecordingFleet(name) for name in ("standard", "premium", "gpu")[:3 if with_gpu else 2]}
+    door = FrontDoor(fleets, port=0).start()  # type: ignore[arg-type]
+    try:
+        # WHEN a request asks for each tier by the header (any case), and for none
+        answers = {value: ask(door.url, {"X-Latency-Tier": value} if value else {})
+                   for value in ("gpu", "GPU", "premium", "", "gold")}
+    finally:
+        door.stop()
+    # THEN premium, no header and an unknown value go where the ALB sends them (the tier table's header values)
+    assert answers["premium"] == (200, {"fleet": "premium", "target_group": answers["premium"][1]["target_group"]})
+    assert answers[""][1]["fleet"] == "standard" and answers["gold"][1]["fleet"] == "standard"
+    if with_gpu:
+        # AND gpu reaches the GPU tier's fleet, as the GPU tier's target group event
+        gpu_group = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/gpu/local"
+        assert [answers[v] for v in ("gpu", "GPU")] == [(200, {"fleet": "gpu", "target_group": gpu_group})] * 2
+        assert len(fleets["gpu"].events) == 2
+    else:
+        # AND without a GPU tier, gpu is a 503 that says so, never served by another tier
+        status, body = answers["gpu"]
+        assert status == 503 and body["error"]["code"] == "tier_not_deployed"
+        assert body["error"]["message"].startswith(
+            "X-Latency-Tier gpu asks for the gpu tier, which this deployment does not have")
+        assert sum(len(f.events) for f in fleets.values()) == 3  # premium, no header, gold; not the two gpu asks

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from inference_runtime.api.events import warm_event
+from lambda_shared.events import warm_event
 from tests.helpers import load_event
 from tools.lifecycle_model import IdleReclaim, LifecycleModel
 from tools.local.demo import Client
@@ -48,7 +48,7 @@ def test_overlapping_pings_hold_n_distinct_environments_warm(artifact_dir: Path)
     assert first["tiers"]["premium"]["init_types"] == ["provisioned-concurrency"]
     assert (second["tiers"]["standard"]["distinct_instances"], second["tiers"]["standard"]["cold"]) == (3, 0)
     assert standard_envs == 3
-    assert '"event": "keepwarm"' in logs
+    assert '"event":"keepwarm"' in logs and '"event":"keepwarm_decision"' in logs
 
 
 def test_unreachable_tier_is_reported_not_raised(artifact_dir: Path) -> None:
@@ -99,21 +99,20 @@ def test_keepwarm_holds_n_environments_warm_across_reclaim_times(artifact_dir: P
         env["KEEP_WARM_POLICY"] = "fixed"
         rounds = []
         with start_function("KeepWarmFunction", env=env) as keepwarm:
-            first_round_at = time.monotonic()
             # WHEN the schedule fires every ~1.3 s for longer than the longest reclaim time
             for _ in range(ROUNDS):
                 del pings[:]
                 result = keepwarm.invoke(load_event("keepwarm-schedule.json"))
                 rounds.append((result, {(tier, instance_of(i)) for tier, i in pings}, list(pings)))
                 time.sleep(PAUSE_S)
-            # AND a user's request comes later than an idle environment would have been reclaimed
-            span_s = time.monotonic() - first_round_at
+            # AND a user's request comes after that
             client = Client(deployment.front_door.url)
             status, answer, _ = client.request("POST", "/predict", {"inputs": ["still warm?"]})
             client.close()
             runs_ms = [float(m) for m in re.findall(r"\tDuration: ([\d.]+) ms", keepwarm.logs())]
         kept = {e.id for e in standard.environments}
         reclaims = deployment.log.events("reclaim")
+        invocations = deployment.log.events("invocation")
     # THEN every round, 2 distinct standard instances and 1 premium answered, the same ones each time,
     # and none was cold after the first round
     warm_sets = [instances for _, instances, _ in rounds]
@@ -126,14 +125,17 @@ def test_keepwarm_holds_n_environments_warm_across_reclaim_times(artifact_dir: P
     assert [r["tiers"]["standard"]["cold"] for r, _, _ in rounds] == [0] * ROUNDS
     assert [r["tiers"]["premium"]["cold"] for r, _, _ in rounds] == [1] + [0] * (ROUNDS - 1)
     # AND the standard environment keep-warm did not ping was reclaimed, the two it pinged were not
-    assert span_s > RECLAIM.idle_reclaim.early_s[1] + 1
     assert [e["environment"] for e in reclaims] == sorted(three - kept) and len(kept) == 2
+    # AND (the fleet's event log, in the order it recorded them) rounds went on after that reclaim, and
+    # both pinged environments served invocations after it: they outlived an idle environment's reclaim
+    later = {e["environment"] for e in invocations if e["seq"] > reclaims[0]["seq"]}
+    assert kept <= later
     # AND the request after it found a warm environment, one of those keep-warm held
     assert status == 200 and answer["cold_start"] is False
     assert ("standard", answer["instance"]) in warm_sets[0]
-    # What a ping costs: its invocation's duration (it holds its environment WARM_HOLD_MS = 250 ms)
+    # What a ping costs, for the reader (timings are the benchmarks' to assert, not a test's): its
+    # invocation's duration (it holds its environment WARM_HOLD_MS = 250 ms), and keep-warm's own run
     durations = sorted(i.duration_ms for _, _, ps in rounds[1:] for _, i in ps)
-    assert durations[0] >= 250
-    print(f"\nkeep-warm: {ROUNDS} rounds over {span_s:.1f} s; ping duration median "
+    print(f"\nkeep-warm: {ROUNDS} rounds; ping duration median "
           f"{statistics.median(durations):.1f} ms, max {durations[-1]:.1f} ms (hold 250 ms); keep-warm's own "
           f"run: first {runs_ms[0]:.0f} ms (cold), then median {statistics.median(runs_ms[1:]):.0f} ms")

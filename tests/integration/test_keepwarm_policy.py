@@ -2,17 +2,17 @@
 
 Each test starts its own moto server (a subprocess on 127.0.0.1), puts the metrics the tiers
 would have sent (the runtime's RequestLatency EMF metric, AWS/Lambda ConcurrentExecutions)
-with PutMetricData, and runs the keep-warm handler in process with CLOUDWATCH_ENDPOINT_URL
-pointed at it. The pings go to a small loopback server that speaks the Lambda Invoke API,
-answers like /warm and counts the calls per function: the fleet of tools/local is not
-needed to check a decision, and the decision's effect is exactly the number of invocations
-that server sees.
+with PutMetricData, and runs a keep-warm round in process with CLOUDWATCH_ENDPOINT_URL
+pointed at it, at a time the test gives (``app.run_round(now_s)``, what the handler calls
+with the time of day), so every age a decision reports is exact. The pings go to a small
+loopback server that speaks the Lambda Invoke API, answers like /warm and counts the calls
+per function: the fleet of tools/local is not needed to check a decision, and the decision's
+effect is exactly the number of invocations that server sees.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import subprocess  # nosec B404 - the test starts moto's server with a fixed argument list
 import sys
 import threading
@@ -28,6 +28,8 @@ from typing import Any
 import boto3
 import pytest
 
+from lambda_shared import log as shared_log
+from lambda_shared.settings import ConfigError
 from tests.helpers import REPO_ROOT, load_event, load_module
 from tools.local.emulator import free_port
 
@@ -111,12 +113,16 @@ def fake_lambda() -> Iterator[FakeLambda]:
         server.server_close()
 
 
+#: The round's time in these tests: 30 s into a whole minute (recent, as CloudWatch keeps 15 days).
+NOW_S = int(time.time()) // 60 * 60 + 30.0
+
+
 def put_traffic(url: str, function: str, minutes_ago: dict[int, tuple[int, int]], *, tier: str = "standard",
                 init_type: str = "on-demand", service: str = "inference-standard") -> None:
-    """What a tier's traffic leaves in CloudWatch: per minute ago, (user requests, most at once)."""
+    """What a tier's traffic leaves in CloudWatch: per minute before NOW_S's, (user requests, most at once)."""
     client = boto3.client("cloudwatch", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
                           aws_secret_access_key="testing")  # nosec B106
-    now_minute = int(time.time()) // 60 * 60
+    now_minute = int(NOW_S) // 60 * 60
     emf: list[dict[str, Any]] = []
     lambda_metrics: list[dict[str, Any]] = []
     lambda_dims = [{"Name": "FunctionName", "Value": function}, {"Name": "Resource", "Value": f"{function}:live"}]
@@ -142,30 +148,32 @@ def load_keepwarm(monkeypatch: pytest.MonkeyPatch, name: str, env: dict[str, str
         monkeypatch.delenv(key, raising=False)
     for key, value in {**CREDENTIALS, **env}.items():
         monkeypatch.setenv(key, value)
+    shared_log.reset()  # its JSON logger reads the level and service from this environment
     return load_module(REPO_ROOT / "keepwarm" / "app.py", f"keepwarm_app_{name}")
 
 
-def decisions(caplog: pytest.LogCaptureFixture) -> dict[str, dict[str, Any]]:
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "keepwarm"]
+def decisions(capsys: pytest.CaptureFixture[str]) -> dict[str, dict[str, Any]]:
+    """The decision lines keep-warm logged (JSON on stdout, as in Lambda), by tier."""
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     return {line["tier"]: line for line in lines if line.get("event") == "keepwarm_decision"}
 
 
 def test_traffic_that_just_ran_the_pool_means_no_ping(cloudwatch_url: str, fake_lambda: FakeLambda,
                                                       monkeypatch: pytest.MonkeyPatch,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN standard-tier traffic over the last hour, two requests at once 4 and 3 minutes ago
     put_traffic(cloudwatch_url, "StdBusy", {60: (1, 1), 30: (1, 1), 4: (2, 2), 3: (2, 2)})
     app = load_keepwarm(monkeypatch, "busy", {
         "KEEP_WARM_POLICY": "refresh", "CLOUDWATCH_ENDPOINT_URL": cloudwatch_url,
         "LAMBDA_ENDPOINT_URL": fake_lambda.url, "STANDARD_ALIAS_ARN": ACCOUNT_ARN.format("StdBusy"),
         "STANDARD_WARM_COUNT": "3"})
-    caplog.set_level(logging.INFO, logger="keepwarm")
     # WHEN the schedule fires
-    result = app.handler(load_event("keepwarm-schedule.json"), None)
+    result = app.run_round(NOW_S)
     # THEN the policy saw traffic run the pool of 2 in the last minutes it can see, and sent nothing
-    decision = decisions(caplog)["standard"]
+    decision = decisions(capsys)["standard"]
     assert (decision["policy"], decision["pings"], decision["fallback"]) == ("refresh", 0, False)
-    assert decision["inputs"]["pool"] == 2 and decision["inputs"]["pool_ran_s_ago"] < 300
+    # (the pool last ran in the minute 3 minutes before NOW_S's, which began 3 min 30 s before it)
+    assert decision["inputs"]["pool"] == 2 and decision["inputs"]["pool_ran_s_ago"] == 210
     assert "traffic keeps it warm" in decision["reason"]
     assert result["tiers"]["standard"]["requested"] == 0
     assert sum(fake_lambda.calls.values()) == 0
@@ -173,20 +181,20 @@ def test_traffic_that_just_ran_the_pool_means_no_ping(cloudwatch_url: str, fake_
 
 def test_an_idle_tier_gets_the_pool_its_traffic_needed_and_no_more(cloudwatch_url: str, fake_lambda: FakeLambda,
                                                                    monkeypatch: pytest.MonkeyPatch,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN one request at a time, the last 25 minutes ago, and a premium tier with no traffic at all
     put_traffic(cloudwatch_url, "StdIdle", {200: (1, 1), 120: (1, 1), 25: (1, 1)})
     app = load_keepwarm(monkeypatch, "idle", {
         "CLOUDWATCH_ENDPOINT_URL": cloudwatch_url, "LAMBDA_ENDPOINT_URL": fake_lambda.url,
         "STANDARD_ALIAS_ARN": ACCOUNT_ARN.format("StdIdle"), "STANDARD_WARM_COUNT": "3",
         "PREMIUM_ALIAS_ARN": ACCOUNT_ARN.format("PrmIdle"), "PREMIUM_WARM_COUNT": "1"})
-    caplog.set_level(logging.INFO, logger="keepwarm")
-    result = app.handler(load_event("keepwarm-schedule.json"), None)
+    result = app.run_round(NOW_S)
     # THEN (the default policy) the standard tier gets 1 ping, not its warm count of 3; premium none
-    logged = decisions(caplog)
+    logged = decisions(capsys)
     assert logged["standard"]["policy"] == app.CONFIG.policy
     assert (logged["standard"]["pings"], logged["standard"]["inputs"]["pool"]) == (1, 1)
-    assert 24 * 60 <= logged["standard"]["inputs"]["idle_s"] <= 26 * 60
+    # idle since the end of the minute of the last request: 25 min before NOW_S's, plus 30 s, less that minute
+    assert logged["standard"]["inputs"]["idle_s"] == 24 * 60 + 30
     assert logged["premium"]["pings"] == 0 and "no user request" in logged["premium"]["reason"]
     assert fake_lambda.calls == {ACCOUNT_ARN.format("StdIdle"): 1}
     assert result["tiers"]["standard"] | {"function": None} == {
@@ -195,50 +203,40 @@ def test_an_idle_tier_gets_the_pool_its_traffic_needed_and_no_more(cloudwatch_ur
     assert result["decisions"]["standard"]["pings"] == 1
 
 
-def test_the_histogram_policy_waits_for_a_timer_and_pre_warms_before_it(cloudwatch_url: str,
-                                                                        fake_lambda: FakeLambda,
-                                                                        monkeypatch: pytest.MonkeyPatch,
-                                                                        caplog: pytest.LogCaptureFixture) -> None:
-    # GIVEN a caller every 30 minutes for the last day, the last call 8 minutes ago
-    put_traffic(cloudwatch_url, "StdTimer", {8 + 30 * k: (1, 1) for k in range(48)})
-    app = load_keepwarm(monkeypatch, "timer", {
-        "KEEP_WARM_POLICY": "histogram", "CLOUDWATCH_ENDPOINT_URL": cloudwatch_url,
-        "LAMBDA_ENDPOINT_URL": fake_lambda.url, "STANDARD_ALIAS_ARN": ACCOUNT_ARN.format("StdTimer"),
-        "STANDARD_WARM_COUNT": "2"})
-    caplog.set_level(logging.INFO, logger="keepwarm")
-    app.handler(load_event("keepwarm-schedule.json"), None)
-    # THEN the next call is not due before 26 minutes of idleness (30 less 10%): no ping this round
-    decision = decisions(caplog)["standard"]
-    assert decision["inputs"]["prewarm_min"] == 26 and decision["inputs"]["keepalive_until_min"] == 32
-    assert decision["pings"] == 0 and "a later round pre-warms" in decision["reason"]
-    assert sum(fake_lambda.calls.values()) == 0
+def test_a_policy_keep_warm_does_not_run_is_refused_at_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the template's KeepWarmPolicy set to a policy only the simulator has (tools/prewarm)
+    # WHEN keep-warm starts, THEN its init fails, naming the variable and what keep-warm runs
+    with pytest.raises(ConfigError, match="KEEP_WARM_POLICY='histogram' is a research policy of the simulator "
+                                          r"\(tools/prewarm\) that keep-warm does not run; use one of none, "
+                                          "fixed, refresh"):
+        load_keepwarm(monkeypatch, "histogram", {"KEEP_WARM_POLICY": "histogram",
+                                                 "STANDARD_ALIAS_ARN": ACCOUNT_ARN.format("StdX"),
+                                                 "STANDARD_WARM_COUNT": "2"})
 
 
 def test_unreachable_metrics_fall_back_to_the_fixed_count(fake_lambda: FakeLambda, monkeypatch: pytest.MonkeyPatch,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a CloudWatch endpoint nobody listens on
     app = load_keepwarm(monkeypatch, "down", {
         "CLOUDWATCH_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "LAMBDA_ENDPOINT_URL": fake_lambda.url,
         "STANDARD_ALIAS_ARN": ACCOUNT_ARN.format("StdDown"), "STANDARD_WARM_COUNT": "2"})
-    caplog.set_level(logging.INFO, logger="keepwarm")
-    result = app.handler(load_event("keepwarm-schedule.json"), None)
-    # THEN the round still runs, with the warm count, and the log says why
-    decision = decisions(caplog)["standard"]
-    assert decision["fallback"] is True and decision["pings"] == 2
+    result = app.run_round(NOW_S)
+    # THEN the round still runs, with the warm count, and the log says why, as a warning
+    decision = decisions(capsys)["standard"]
+    assert decision["fallback"] is True and decision["pings"] == 2 and decision["level"] == "WARNING"
     assert decision["reason"].startswith("metrics unavailable (HistoryError: GetMetricData for StdDown:live")
     assert fake_lambda.calls == {ACCOUNT_ARN.format("StdDown"): 2}
     assert result["tiers"]["standard"]["distinct_instances"] == 2
 
 
 def test_the_fixed_policy_reads_no_metrics(fake_lambda: FakeLambda, monkeypatch: pytest.MonkeyPatch,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     app = load_keepwarm(monkeypatch, "fixed", {
         "KEEP_WARM_POLICY": "fixed", "CLOUDWATCH_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
         "LAMBDA_ENDPOINT_URL": fake_lambda.url, "STANDARD_ALIAS_ARN": ACCOUNT_ARN.format("StdFixed"),
         "STANDARD_WARM_COUNT": "3"})
-    caplog.set_level(logging.INFO, logger="keepwarm")
     app.handler(load_event("keepwarm-schedule.json"), None)
-    decision = decisions(caplog)["standard"]
+    decision = decisions(capsys)["standard"]
     assert (decision["pings"], decision["fallback"], decision["reason"]) == (3, False, "fixed: 3 every round")
     assert fake_lambda.calls == {ACCOUNT_ARN.format("StdFixed"): 3}
     assert app._cloudwatch is None  # never created
