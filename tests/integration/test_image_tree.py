@@ -54,7 +54,8 @@ def test_the_function_sees_only_the_tree_and_the_base_image(tree: ImageTree) -> 
     probe = (
         "import importlib.util, json, sys\n"
         "names = ['onnxruntime', 'numpy', 'tokenizers', 'aws_lambda_powertools', 'inference_runtime',"
-        " 'awslambdaric', 'boto3', 'torch', 'transformers', 'sentence_transformers', 'huggingface_hub']\n"
+        " 'lambda_shared', 'warming', 'awslambdaric', 'boto3', 'torch', 'transformers', 'sentence_transformers',"
+        " 'huggingface_hub']\n"
         "found = {n: (s.origin if (s := importlib.util.find_spec(n)) else None) for n in names}\n"
         "print(json.dumps({'found': found, 'path': sys.path}))\n")
     # WHEN it looks for its packages, from the task root as the runtime does (python -m)
@@ -63,12 +64,13 @@ def test_the_function_sees_only_the_tree_and_the_base_image(tree: ImageTree) -> 
     seen = json.loads(out.stdout)
     # THEN the runtime's come from the tree, the base image's from the base dir, nothing from a venv
     found = seen["found"]
-    for name in ("onnxruntime", "numpy", "tokenizers", "inference_runtime"):
+    for name in ("onnxruntime", "numpy", "tokenizers", "inference_runtime", "lambda_shared"):
         assert found[name] and Path(found[name]).is_relative_to(tree.task_root), (name, found[name])
     for name in ("awslambdaric", "boto3"):
         assert found[name] and Path(found[name]).is_relative_to(tree.base_dir), (name, found[name])
     # AND nothing the runtime does not use: no torch, and no Powertools (api/router.py says why)
-    for name in ("torch", "transformers", "sentence_transformers", "huggingface_hub", "aws_lambda_powertools"):
+    for name in ("torch", "transformers", "sentence_transformers", "huggingface_hub", "aws_lambda_powertools",
+                 "warming"):
         assert found[name] is None, (name, found[name])
     assert not [p for p in seen["path"] if ".venv" in p or p.startswith(str(REPO_ROOT / "layers"))]
 
@@ -105,3 +107,20 @@ def test_a_dockerfile_change_the_stand_in_cannot_follow_is_an_error(
     # WHEN the stand-in reads it, THEN it refuses, saying why, rather than build something else
     with pytest.raises(ImageTreeError, match=message):
         plan_runtime_stage(changed, REPO_ROOT, artifact_dir)
+
+
+def test_the_tree_holds_the_runtime_and_the_core_but_no_keep_warm_code(tree: ImageTree) -> None:
+    # GIVEN the runtime stage's Python files, as paths under the task root
+    files = {path.relative_to(tree.task_root).as_posix() for path in tree.task_root.rglob("*.py")}
+    ours = {f for f in files if f.startswith(("inference_runtime/", "lambda_shared/"))}
+    # THEN the runtime and the shared core are there, file for file as in the repository
+    for package, source in (("inference_runtime", REPO_ROOT / "layers" / "runtime" / "inference_runtime"),
+                            ("lambda_shared", REPO_ROOT / "layers" / "shared" / "lambda_shared")):
+        expected = {f"{package}/{p.relative_to(source).as_posix()}" for p in source.rglob("*.py")}
+        assert expected and expected == {f for f in ours if f.startswith(f"{package}/")}
+    # AND nothing of keep-warm: no pre-warming policies, no CloudWatch reader, no keep-warm handler
+    keep_warm = {p.relative_to(REPO_ROOT / "keepwarm").as_posix() for p in (REPO_ROOT / "keepwarm").rglob("*.py")}
+    assert "warming/policy.py" in keep_warm
+    assert not [f for f in files if "prewarm" in f or f.startswith("warming/") or "keepwarm" in f]
+    assert not (files & keep_warm - {"app.py"}) and (tree.task_root / "app.py").read_bytes() == \
+        (REPO_ROOT / "functions" / "inference" / "app.py").read_bytes()

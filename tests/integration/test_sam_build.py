@@ -1,7 +1,8 @@
 """`sam build` proven: `make sam-build` (the pinned SAM CLI, Python 3.12) builds the template's
 zip parts, and what it built runs under the Lambda Runtime Interface Emulator as Lambda runs
-it: the built KeepWarmFunction as the task root, the built RuntimeLayer's python/ where Lambda
-mounts a layer (/opt/python), and nothing else but Python 3.12 and what the Lambda runtime
+it: the built KeepWarmFunction (app.py and its package ``warming``) as the task root, the built
+RuntimeLayer's python/ (the shared core, ``lambda_shared``) where Lambda mounts a layer
+(/opt/python), and nothing else but Python 3.12 and what the Lambda runtime
 provides (awslambdaric, boto3); it pings both tiers of a local deployment through the Lambda
 Invoke API. The image functions need Docker: test_image_tree.py stands in for their build."""
 
@@ -56,13 +57,15 @@ def test_one_sam_build_of_keepwarm_builds_its_layer_too(build_dir: Path) -> None
     assert (keepwarm["CodeUri"], keepwarm["Runtime"], keepwarm["Layers"]) == \
         ("KeepWarmFunction", "python3.12", [{"Ref": "RuntimeLayer"}])
     assert layer["ContentUri"] == "RuntimeLayer"
-    # AND they hold the sources: the function's code, and the layer's package under python/
-    assert (build_dir / "KeepWarmFunction" / "app.py").read_bytes() == (REPO_ROOT / "keepwarm" / "app.py").read_bytes()
-    source = REPO_ROOT / "layers" / "runtime" / "inference_runtime"
-    built = build_dir / "RuntimeLayer" / "python" / "inference_runtime"
-    modules = sorted(p.relative_to(source) for p in source.rglob("*.py"))
-    assert modules and modules == sorted(p.relative_to(built) for p in built.rglob("*.py"))
-    assert all((built / m).read_bytes() == (source / m).read_bytes() for m in modules)
+    # AND they hold the sources: the function's code with its package, and the shared core under python/
+    for source, built in ((REPO_ROOT / "keepwarm", build_dir / "KeepWarmFunction"),
+                          (REPO_ROOT / "layers" / "shared" / "lambda_shared",
+                           build_dir / "RuntimeLayer" / "python" / "lambda_shared")):
+        modules = sorted(p.relative_to(source) for p in source.rglob("*.py"))
+        assert modules and modules == sorted(p.relative_to(built) for p in built.rglob("*.py"))
+        assert all((built / m).read_bytes() == (source / m).read_bytes() for m in modules)
+    # AND no inference code: the layer is the core alone
+    assert not list((build_dir / "RuntimeLayer").rglob("inference_runtime"))
 
 
 def test_the_built_keepwarm_pings_both_tiers_under_the_emulator(build_dir: Path, artifact_dir: Path) -> None:
@@ -102,14 +105,18 @@ def test_the_built_function_imports_the_built_layer_and_nothing_of_this_machine(
     spec = FunctionSpec("KeepWarmFunction", code_dir, "app.handler", python_path=(layer_dir, base_dir),
                         python=lambda_python(), isolated=True)
     probe = ("import importlib.util, json\n"
-             "names = ['inference_runtime', 'boto3', 'awslambdaric', 'aws_lambda_powertools', 'numpy']\n"
+             "names = ['lambda_shared', 'warming', 'inference_runtime', 'boto3', 'awslambdaric',"
+             " 'aws_lambda_powertools', 'numpy']\n"
              "print(json.dumps({n: (s.origin if (s := importlib.util.find_spec(n)) else None) for n in names}))\n")
     # WHEN it looks for its packages from its task root
     out = subprocess.run([spec.python, "-c", probe], cwd=code_dir, env=EmulatedFunction(spec).environment(),
                          capture_output=True, text=True, check=True)
     found = json.loads(out.stdout)
-    # THEN the runtime package comes from the built layer, boto3 from the runtime, and nothing
-    # the zip runtime lacks (Powertools, numpy) can be imported by accident
-    assert Path(found["inference_runtime"]).is_relative_to(layer_dir)
+    # THEN the shared core comes from the built layer, keep-warm's package from its code, boto3 from
+    # the runtime, and nothing it does not ship (the inference runtime, Powertools, numpy) can be
+    # imported by accident
+    assert Path(found["lambda_shared"]).is_relative_to(layer_dir)
+    assert Path(found["warming"]).is_relative_to(code_dir)
+    assert found["inference_runtime"] is None
     assert Path(found["boto3"]).is_relative_to(base_dir) and Path(found["awslambdaric"]).is_relative_to(base_dir)
     assert found["aws_lambda_powertools"] is None and found["numpy"] is None
