@@ -59,7 +59,7 @@ def test_the_function_sees_only_the_tree_and_the_base_image(tree: ImageTree) -> 
         "found = {n: (s.origin if (s := importlib.util.find_spec(n)) else None) for n in names}\n"
         "print(json.dumps({'found': found, 'path': sys.path}))\n")
     # WHEN it looks for its packages, from the task root as the runtime does (python -m)
-    out = subprocess.run([spec.python, "-c", probe], cwd=tree.task_root, env=env,
+    out = subprocess.run([spec.python or "python-not-set", "-c", probe], cwd=tree.task_root, env=env,
                          capture_output=True, text=True, check=True)
     seen = json.loads(out.stdout)
     # THEN the runtime's come from the tree, the base image's from the base dir, nothing from a venv

@@ -109,8 +109,8 @@ def test_the_built_function_imports_the_built_layer_and_nothing_of_this_machine(
              " 'aws_lambda_powertools', 'numpy']\n"
              "print(json.dumps({n: (s.origin if (s := importlib.util.find_spec(n)) else None) for n in names}))\n")
     # WHEN it looks for its packages from its task root
-    out = subprocess.run([spec.python, "-c", probe], cwd=code_dir, env=EmulatedFunction(spec).environment(),
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([spec.python or "python-not-set", "-c", probe], cwd=code_dir,
+                         env=EmulatedFunction(spec).environment(), capture_output=True, text=True, check=True)
     found = json.loads(out.stdout)
     # THEN the shared core comes from the built layer, keep-warm's package from its code, boto3 from
     # the runtime, and nothing it does not ship (the inference runtime, Powertools, numpy) can be

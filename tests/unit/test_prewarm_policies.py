@@ -203,7 +203,7 @@ def test_learned_predictor_learns_when_an_hourly_caller_is_due() -> None:
 
 def test_learned_fit_stays_finite_on_separable_data() -> None:
     # Every example positive: plain Newton steps would send the bias to infinity.
-    cells = {(1.0, 0.2 * i, 0.1 * i, 0.0, 1.0, 0.1): [50, 50] for i in range(5)}
+    cells: dict[tuple[float, ...], list[int]] = {(1.0, 0.2 * i, 0.1 * i, 0.0, 1.0, 0.1): [50, 50] for i in range(5)}
     weights = fit(cells, l2=1.0)
     assert len(weights) == len(FEATURES) and all(math.isfinite(w) for w in weights)
     assert weights[0] > 0
