@@ -1,4 +1,4 @@
-"""Write the API's OpenAPI 3.1 document, generated from ``inference_runtime/api/spec.py``.
+"""Write the API's OpenAPI 3.1 document, generated from ``inference_runtime/api/table.py``.
 
     python -m tools.openapi                 # print it
     python -m tools.openapi -o docs/openapi.json
@@ -16,13 +16,14 @@ import json
 import sys
 from pathlib import Path
 
+from inference_runtime.api.model import Limits
 from inference_runtime.api.openapi import openapi_document
 from inference_runtime.config import RuntimeConfig
 
 
 def render() -> str:
     """The generic document as the file holds it: sorted keys, two-space indent, a final newline."""
-    document = openapi_document(RuntimeConfig.from_env({}))
+    document = openapi_document(Limits.from_config(RuntimeConfig.from_env({})))
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

@@ -35,6 +35,17 @@ class FakeService:
     def load(self) -> Any:
         return self._backend
 
+    def describe(self) -> Any:
+        """The service's ModelDescription for this fake (what the API's handlers read)."""
+        from inference_runtime.artifact.spec import GraphSpec, ModelSpec, Task, TokenizerSpec
+        from inference_runtime.service import ModelDescription
+
+        task, model = Task(self.task), self._backend.manifest.model
+        spec = ModelSpec(task=task, graph=GraphSpec(), tokenizer=TokenizerSpec(),
+                         dimensions=self._dimensions if task is Task.EMBEDDINGS else None,
+                         normalize=bool(model["normalized"]), labels=LABELS if task is Task.CLASSIFICATION else ())
+        return ModelDescription(name=self._backend.manifest.name, version="0", spec=spec)
+
     def model_identity(self) -> dict[str, Any]:
         return {"model": self._backend.manifest.name, "version": "0"}
 

@@ -1,7 +1,7 @@
-"""The OpenAPI document against what the routes accept, on the real model and on fakes of the other tasks.
+"""The OpenAPI document against what the routes accept, on in-memory fakes of each task.
 
-One definition (``inference_runtime/api/spec.py``) feeds both the resolver's routes and
-the document, so: every registered route is in the document and every documented one is
+One definition (``inference_runtime/api/table.py``) feeds the resolver's routes, the
+validation of every body and the document, so: every registered route is in the document and every documented one is
 registered; the document is valid OpenAPI 3.1; and for example requests, good and bad,
 a handler answers 2xx exactly when the body is valid against the schema the document
 gives for the loaded model's task, and its 2xx answers are valid against the documented
@@ -11,7 +11,6 @@ response schema.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +18,10 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
 from inference_runtime.api.events import alb_request_event
+from inference_runtime.api.model import Limits
 from inference_runtime.api.openapi import openapi_document
 from inference_runtime.api.routes import ROUTES, build_app, build_handler
-from inference_runtime.api.spec import ROUTE_SPECS
-from inference_runtime.config import RuntimeConfig
-from inference_runtime.service import InferenceService
+from inference_runtime.api.table import ROUTE_SPECS
 from tests.helpers import REPO_ROOT
 from tests.unit.fake_services import FakeService
 
@@ -32,12 +30,10 @@ LONG = "x" * 10_001
 LONE_SURROGATE = "\ud800"
 
 
-@pytest.fixture(scope="module")
-def service(artifact_dir: Path) -> InferenceService:
-    loaded = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir))
-    loaded.start()
-    assert loaded.ready, loaded.error
-    return loaded
+@pytest.fixture
+def service() -> FakeService:
+    """An embedding model as all-MiniLM-L6-v2 describes itself: 384 dimensions, normalised in its graph."""
+    return FakeService("embeddings", name=MODEL, dimensions=384, normalized=True)
 
 
 def registered(app: Any) -> set[tuple[str, str]]:
@@ -57,10 +53,10 @@ def send(handler: Any, method: str, path: str, body: Any = None,
 
 # --- the table, the resolver and the document -------------------------------------------
 
-def test_every_registered_route_is_documented_and_back(service: InferenceService) -> None:
-    # GIVEN the resolver build_app wires, and the document served for the same service
-    app = build_app(service)
-    document = openapi_document(service.config)
+def test_every_registered_route_is_documented_and_back(service: FakeService) -> None:
+    # GIVEN the resolver build_app wires, and the document served for the same model
+    app = build_app(service, Limits())
+    document = openapi_document(Limits())
     # THEN the same (method, path) pairs, the spec's, and ROUTES (metrics, 404/405) agrees
     assert registered(app) == documented(document) == {(r.method, r.path) for r in ROUTE_SPECS}
     assert {(m, p) for p, methods in ROUTES.items() for m in methods} == registered(app)
@@ -68,10 +64,8 @@ def test_every_registered_route_is_documented_and_back(service: InferenceService
 
 @pytest.mark.parametrize("task", [None, "embeddings", "classification", "reranking"])
 def test_the_document_is_valid_openapi_3_1(task: str | None) -> None:
-    from inference_runtime.api.spec import ModelFacts
-
-    model = None if task is None else ModelFacts(name="m", task=task, dimensions=8, normalized=True)
-    document = openapi_document(RuntimeConfig.from_env({}), model)
+    model = None if task is None else FakeService(task, name="m", dimensions=8, normalized=True).describe()
+    document = openapi_document(Limits(), model)
     validate_openapi(document)
     for schema in document["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
@@ -84,7 +78,7 @@ def test_docs_openapi_json_is_current() -> None:
         "regenerate it: python -m tools.openapi -o docs/openapi.json"
 
 
-def test_served_document_names_the_model_and_what_it_cannot_serve(service: InferenceService) -> None:
+def test_served_document_names_the_model_and_what_it_cannot_serve(service: FakeService) -> None:
     status, document = send(build_handler(service), "GET", "/openapi.json")
     assert status == 200
     validate_openapi(document)
@@ -97,11 +91,12 @@ def test_served_document_names_the_model_and_what_it_cannot_serve(service: Infer
     assert root == {"$ref": "#/components/schemas/TeiEmbedRequest"}
 
 
-def test_before_the_model_loads_the_generic_document_is_served(artifact_dir: Path) -> None:
-    idle = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir, preload_model=False))
+def test_before_the_model_loads_the_generic_document_is_served() -> None:
+    idle = FakeService("embeddings")
+    idle.ready = False
     status, document = send(build_handler(idle), "GET", "/openapi.json")
-    assert status == 200 and "x-model" not in document["info"] and not idle.ready
-    assert document == openapi_document(idle.config)
+    assert status == 200 and "x-model" not in document["info"]
+    assert document == openapi_document(Limits())
 
 
 # --- requests: the handler's answer against the document's schema ------------------------
@@ -218,7 +213,7 @@ def check_agreement(handler: Any, document: dict[str, Any], method: str, path: s
 
 
 @pytest.mark.parametrize("method, path", sorted(EMBEDDING_EXAMPLES))
-def test_embedding_model_answers_2xx_exactly_for_documented_requests(service: InferenceService, method: str,
+def test_embedding_model_answers_2xx_exactly_for_documented_requests(service: FakeService, method: str,
                                                                     path: str) -> None:
     # GIVEN the document the deployment serves for its model (all-MiniLM-L6-v2, embeddings)
     handler = build_handler(service)
@@ -233,7 +228,7 @@ def test_embedding_model_answers_2xx_exactly_for_documented_requests(service: In
                                                 for route in sorted(routes)])
 def test_other_tasks_answer_2xx_exactly_for_documented_requests(task: str, method: str, path: str) -> None:
     fake = FakeService(task)
-    handler = build_handler(fake)  # type: ignore[arg-type]
+    handler = build_handler(fake)
     _, document = send(handler, "GET", "/openapi.json")
     assert document["info"]["x-model"]["task"] == task
     seen = check_agreement(handler, document, method, path, FAKE_EXAMPLES[task][(method, path)])
@@ -242,7 +237,7 @@ def test_other_tasks_answer_2xx_exactly_for_documented_requests(task: str, metho
 
 
 @pytest.mark.parametrize("hold_ms", [None, "0", "1", "2001", "-1", "abc", "1.5", "99999"])
-def test_warm_query_parameter_agrees_with_the_document(service: InferenceService, hold_ms: str | None) -> None:
+def test_warm_query_parameter_agrees_with_the_document(service: FakeService, hold_ms: str | None) -> None:
     handler = build_handler(service)
     _, document = send(handler, "GET", "/openapi.json")
     parameter = document["paths"]["/warm"]["get"]["parameters"][0]
@@ -259,7 +254,7 @@ def test_warm_query_parameter_agrees_with_the_document(service: InferenceService
 
 
 @pytest.mark.parametrize("path", ["/health", "/openapi.json"])
-def test_get_routes_answer_what_the_document_says(service: InferenceService, path: str) -> None:
+def test_get_routes_answer_what_the_document_says(service: FakeService, path: str) -> None:
     handler = build_handler(service)
     _, document = send(handler, "GET", "/openapi.json")
     status, answer = send(handler, "GET", path)

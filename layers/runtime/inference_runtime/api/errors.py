@@ -55,62 +55,48 @@ class ApiError(Exception):
 
 
 class BadRequestError(ApiError):
-    """Raised when the request cannot be parsed (not JSON, not an object, a bad header)."""
-
-    status = 400
-    code = "bad_request"
+    """The request cannot be parsed (not JSON, not an object, a bad header)."""
 
 
 class RouteNotFoundError(ApiError):
-    """Raised when no route has the requested path."""
-
-    status = 404
-    code = "not_found"
+    status, code = 404, "not_found"
 
 
 class MethodNotAllowedError(ApiError):
-    """Raised when the path exists but not for this HTTP method."""
-
-    status = 405
-    code = "method_not_allowed"
+    status, code = 405, "method_not_allowed"
 
 
 class ModelNotFoundError(ApiError):
-    """Raised when a request names a model this deployment does not serve (OpenAI's ``model``)."""
+    """The request names a model this deployment does not serve (OpenAI's ``model``)."""
 
-    status = 404
-    code = "model_not_found"
+    status, code = 404, "model_not_found"
 
 
 class PayloadTooLargeError(ApiError):
-    """Raised when the body, the number of inputs or one input exceeds its limit."""
+    """The body, the number of inputs or one input exceeds its limit."""
 
-    status = 413
-    code = "payload_too_large"
+    status, code = 413, "payload_too_large"
 
 
 class UnprocessableError(ApiError):
-    """Raised when the JSON is well formed but does not follow the request schema."""
+    """The JSON is well formed but does not follow the request's schema."""
 
-    status = 422
-    code = "invalid_request"
+    status, code = 422, "invalid_request"
 
 
 class TaskNotServedError(UnprocessableError):
-    """Raised when a route needs a task (embeddings, classification, reranking) the loaded model does not do."""
+    """A route needs a task (embeddings, classification, reranking) the loaded model does not do."""
 
     code = "task_not_supported"
 
 
 class ModelUnavailableError(ApiError):
-    """Raised when the model is not loaded: the model layer's ModelNotReadyError, or /health before the load."""
+    """The model is not loaded: the model layer's ModelNotReadyError, or /health before the load."""
 
-    status = 503
-    code = "model_not_ready"
+    status, code = 503, "model_not_ready"
 
 
 class InternalError(ApiError):
-    """Raised (as a response) for a bug of ours; the traceback goes to the logs, never the client."""
+    """A bug of ours, answered as a response; the traceback goes to the logs, never the client."""
 
-    status = 500
-    code = "internal_error"
+    status, code = 500, "internal_error"

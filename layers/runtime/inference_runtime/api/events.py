@@ -1,29 +1,27 @@
-"""The events an Application Load Balancer sends to a Lambda target group: build and check them.
+"""The events an Application Load Balancer sends to a Lambda target group: checked here.
 
-The local front door turns real HTTP requests into these, and keep-warm uses one to
-ping ``/warm`` by direct invocation, so the functions see one event shape wherever a
-request comes from. ``check_alb_event`` is the handler's first step: an event without
-that shape is answered 400 ``unsupported_event`` before anything reads it.
+``check_alb_event`` is the handler's first step: an event without that shape is answered
+400 ``unsupported_event`` before anything reads it. Building one (the local front door's,
+keep-warm's ping) is ``lambda_shared.events``', re-exported here for the runtime's users.
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from .errors import BadRequestError, quote
+from lambda_shared.events import LOCAL_TARGET_GROUP_ARN, alb_request_event, warm_event
 
-# What a target group's ARN looks like; the handler never reads it, ALB always sends one.
-LOCAL_TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/{tier}/local"
+from .errors import BadRequestError, quote
+from .fields import json_type as _json_type
+
+__all__ = ["LOCAL_TARGET_GROUP_ARN", "alb_request_event", "check_alb_event", "warm_event"]
 
 # The fields of an ALB request event the function (its router, api/router.py) reads, by
 # the shape they must have. Anything else in the event is ignored.
 _REQUIRED_STRINGS = ("httpMethod", "path")
 _STRING_MAPS = ("headers", "queryStringParameters")
 _LIST_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
-_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-               float: "a number", type(None): "null"}
 
 
 def check_alb_event(event: Any) -> dict[str, Any]:
@@ -62,10 +60,6 @@ def _unsupported(what: str) -> BadRequestError:
     )
 
 
-def _json_type(value: Any) -> str:
-    return _JSON_TYPES.get(type(value), type(value).__name__)
-
-
 def _is_string(value: Any) -> bool:
     return isinstance(value, str)
 
@@ -86,35 +80,3 @@ def _first_wrong_entry(value: Any, valid: Callable[[Any], bool]) -> str | None:
             what = f"an array holding {_json_type(odd[0])}" if odd else _json_type(item)
             return f"{what} under {quote(key, 40)}"
     return None
-
-
-def alb_request_event(method: str, path: str, *, headers: Mapping[str, str] | None = None,
-                      query: Mapping[str, str] | None = None, body: bytes | str | None = None,
-                      tier: str = "standard") -> dict[str, Any]:
-    """An ALB target-group request event (multi-value headers off, as the template sets)."""
-    if isinstance(body, str):
-        # "surrogatepass": a str that holds lone surrogates becomes the bytes a client
-        # would have sent for it, which are not UTF-8, so the body goes base64 as below.
-        body = body.encode("utf-8", "surrogatepass")
-    try:
-        text_body = body.decode("utf-8") if body else ""
-        is_base64 = False
-    except UnicodeDecodeError:
-        # ALB base64-encodes bodies that are not valid UTF-8 text; do the same.
-        text_body, is_base64 = base64.b64encode(body or b"").decode("ascii"), True
-    return {
-        "requestContext": {"elb": {"targetGroupArn": LOCAL_TARGET_GROUP_ARN.format(tier=tier)}},
-        "httpMethod": method.upper(),
-        "path": path,
-        "queryStringParameters": dict(query or {}),
-        # ALB forwards header names lowercased when multi-value headers are off.
-        "headers": {k.lower(): v for k, v in (headers or {}).items()},
-        "body": text_body,
-        "isBase64Encoded": is_base64,
-    }
-
-
-def warm_event(hold_ms: int = 0, *, tier: str = "standard") -> dict[str, Any]:
-    """The GET /warm event keep-warm sends; ``hold_ms`` keeps concurrent pings overlapping."""
-    query = {"hold_ms": str(hold_ms)} if hold_ms else {}
-    return alb_request_event("GET", "/warm", headers={"user-agent": "keepwarm"}, query=query, tier=tier)

@@ -1,19 +1,11 @@
 """Dispatch an Application Load Balancer event to a route, and build the ALB's answer.
 
 Why not Powertools' ``ALBResolver``: importing ``aws_lambda_powertools.event_handler``
-costs 35-80 ms of init that holds the GIL (it imports every resolver it has, asyncio for
-AppSync among them), on the critical path of every cold start: measured as the largest
-part of the gap between the template and an ONNX Runtime handler that does nothing else
-(README, "Cold start: where the time goes"). The routing this service needs is small:
-exact paths from ``spec.ROUTE_SPECS``, the method, one error handler per exception type,
-and the ALB's response shape (a status line, and ``multiValueHeaders`` when the target
-group sends them). This module is that and nothing more; it imports only the standard
-library.
-
-    router = Router()
-    router.route("/predict", "POST")(predict)        # the handler returns a dict, a list or a Response
-    router.exception_handler(ApiError)(api_error)    # the most specific registered class wins
-    router.resolve(event, {"cold_start": True})     # the ALB response dict
+costs 35-80 ms of init that holds the GIL (it imports every resolver it has), on the
+critical path of every cold start. The routing this service needs is small: exact paths
+(``table.ROUTE_SPECS``), the method, one error handler per exception type (the most
+specific registered class wins), and the ALB's response shape (a status line, and
+``multiValueHeaders`` when the target group sends them). The standard library only.
 """
 
 from __future__ import annotations
@@ -42,11 +34,8 @@ class Response:
 class Request:
     """The parts of an ALB event the routes read; ``headers`` by lower-case name.
 
-    An ALB sends ``headers`` and ``queryStringParameters``, or, when the target group
-    has multi-value headers on, ``multiValueHeaders`` and
-    ``multiValueQueryStringParameters``; the last value of a repeated one is taken, as
-    the ALB itself does in single-value mode. Query values are as the ALB sends them,
-    not URL-decoded.
+    With multi-value headers on, the last value of a repeated one is taken, as the ALB
+    itself does in single-value mode. Query values are as sent, not URL-decoded.
     """
 
     __slots__ = ("context", "event", "headers", "method", "path", "query")
