@@ -47,7 +47,7 @@ endif
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-snapstart bench-gpu gpu-image replay prewarm-report publish report
+.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-snapstart bench-gpu gpu-image replay prewarm-report publish report
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -141,9 +141,13 @@ sam-build: $(STAMPS)/sam-venv ## sam build of the zip parts (KeepWarmFunction + 
 	$(SAM) build KeepWarmFunction --template template.yaml --build-dir $(or $(SAM_BUILD_DIR),build/sam) \
 		--cache-dir build/sam-cache
 
-lint-template: $(STAMPS)/venv $(STAMPS)/sam-venv ## sam validate --lint and cfn-lint on template.yaml
+lint-template: $(STAMPS)/venv $(STAMPS)/sam-venv ## sam validate --lint and cfn-lint on template.yaml, and its generated regions current
+	$(PY) -m tools.template.generate --check
 	$(SAM) validate --lint --template template.yaml --region us-east-1
 	$(BIN)/cfn-lint template.yaml
+
+template: $(STAMPS)/venv ## rewrite template.yaml's generated regions (the tiers' shared resources, the capacity Rules)
+	$(PY) -m tools.template.generate
 
 lint-docker: $(STAMPS)/venv ## hadolint on the Dockerfile
 	$(BIN)/hadolint functions/inference/Dockerfile
@@ -152,7 +156,8 @@ lint-security: $(STAMPS)/scan-venv ## checkov on template.yaml and the Dockerfil
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	@# checkov leaves out resources whose Condition is false by default: scan the GPU tier on too.
 	@mkdir -p build
-	sed '/^  GpuTier:/,/Default:/ s/Default: "false"/Default: "true"/' template.yaml > build/template-gpu-tier-on.yaml
+	sed '/^  GpuTier:/ s/Default: "false"/Default: "true"/' template.yaml > build/template-gpu-tier-on.yaml
+	@grep -q '^  GpuTier: .*Default: "true"' build/template-gpu-tier-on.yaml || { echo "the GPU tier was not turned on in the scanned copy"; exit 1; }
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f build/template-gpu-tier-on.yaml
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f functions/inference/Dockerfile
 	@# bandit also logs a line for every multi-line statement a `# nosec` sits in; those are noise.

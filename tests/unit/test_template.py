@@ -9,8 +9,11 @@ import pytest
 from cfnlint.decode import cfn_yaml
 
 from inference_runtime import config
+from lambda_shared import env as shared_env
 from tests.helpers import REPO_ROOT
 from tools.local.emulator import FUNCTIONS
+from tools.template import generate
+from tools.template.tiers import TIERS
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +31,14 @@ def test_layout() -> None:
         assert (REPO_ROOT / name).exists(), name
 
 
-def test_two_tiers_from_one_image(template: dict[str, Any]) -> None:
+def test_the_cpu_tiers_from_one_image(template: dict[str, Any]) -> None:
     functions = resources(template, "AWS::Serverless::Function")
     standard, premium = functions["StandardFunction"], functions["PremiumFunction"]
+    # every SAM function serves through its `live` alias, stated once in Globals
+    assert template["Globals"]["Function"]["AutoPublishAlias"] == "live"
+    assert all("AutoPublishAlias" not in f["Properties"] for f in functions.values())
     for function in (standard, premium):
         assert function["Properties"]["PackageType"] == "Image"
-        assert function["Properties"]["AutoPublishAlias"] == "live"
         assert function["Metadata"]["Dockerfile"] == "functions/inference/Dockerfile"
         assert function["Metadata"]["DockerContext"] == "."
     assert "ProvisionedConcurrencyConfig" in premium["Properties"]
@@ -64,7 +69,9 @@ def test_local_emulator_runs_the_functions_as_the_template_configures_them(templ
 
 
 def test_every_variable_the_template_sets_is_one_the_runtime_names(template: dict[str, Any]) -> None:
-    known = {value for name, value in vars(config).items() if name.isupper() and isinstance(value, str)}
+    # every variable is named once: the shared core's env module (both functions), or the runtime's config
+    known = {value for module in (config, shared_env) for name, value in vars(module).items()
+             if name.isupper() and isinstance(value, str)}
     powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE"}
     names = set(template["Globals"]["Function"]["Environment"]["Variables"])
     functions = {**resources(template, "AWS::Serverless::Function"), **resources(template, "AWS::Lambda::Function")}
@@ -171,3 +178,40 @@ def test_the_image_ships_the_model_registry() -> None:
     dockerfile = (REPO_ROOT / "functions" / "inference" / "Dockerfile").read_text()
     assert "COPY functions/inference/models.json ${LAMBDA_TASK_ROOT}/" in dockerfile
     assert "!functions/inference/models.json" in (REPO_ROOT / ".dockerignore").read_text()
+
+
+def test_the_generated_regions_are_current() -> None:
+    # GIVEN the committed template: THEN rewriting its generated regions changes nothing
+    text = (REPO_ROOT / "template.yaml").read_text()
+    assert generate.render(text) == text, "template.yaml is stale: run `make template`"
+
+
+def test_a_stale_or_missing_region_is_caught() -> None:
+    text = (REPO_ROOT / "template.yaml").read_text()
+    # a hand edit inside a region is undone by the generator, so the currency test above fails on it
+    edited = text.replace("HealthCheckEnabled: false", "HealthCheckEnabled: true", 1)
+    assert edited != text and generate.render(edited) == text
+    # a region whose markers were lost is refused, naming it
+    broken = text.replace("  # <<< generated: log-groups\n", "", 1)
+    with pytest.raises(generate.TemplateRegionError, match="log-groups"):
+        generate.render(broken)
+
+
+def test_every_tier_has_its_front_door_target_and_alias_output(template: dict[str, Any]) -> None:
+    assert [t.name for t in TIERS] == ["standard", "premium", "gpu"]
+    for tier in TIERS:
+        group = template["Resources"][f"{tier.prefix}TargetGroup"]
+        permission = template["Resources"][f"{tier.prefix}InvokePermission"]
+        assert group["Properties"]["Targets"] == [{"Id": {"Ref": tier.alias}}]
+        assert permission["Properties"]["FunctionName"] == {"Ref": tier.alias}
+        assert group.get("Condition") == permission.get("Condition") == tier.condition
+        assert template["Outputs"][f"{tier.prefix}FunctionAlias"]["Value"] == {"Ref": tier.alias}
+    # each function's LATENCY_TIER is its tier's name
+    for tier in TIERS:
+        variables = template["Resources"][f"{tier.prefix}Function"]["Properties"]["Environment"]["Variables"]
+        assert variables["LATENCY_TIER"] == tier.name
+
+
+def test_no_text_counts_two_tiers() -> None:
+    text = (REPO_ROOT / "template.yaml").read_text().lower()
+    assert "two tiers" not in text and "both tiers'" not in text

@@ -7,10 +7,8 @@ that the minimum and the scheduled minimum are among the numbers up to it. A bad
 is then refused before CloudFormation touches a resource, instead of failing half-way
 through a deploy at Application Auto Scaling.
 
-    python -m tools.template.capacity_rules   # prints the block to paste under Rules:
-
-tests/unit/test_template_translated.py evaluates the Rules for every pair of values, so
-the block in template.yaml cannot drift from what this prints.
+`make template` writes the block into template.yaml (tools/template/generate.py), and
+tests/unit/test_template_translated.py evaluates the Rules for every pair of values.
 """
 
 from __future__ import annotations
@@ -19,6 +17,8 @@ from __future__ import annotations
 MAX_VALUES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100)
 #: the largest minimum a parameter accepts (MaxValue of both minimum parameters)
 LARGEST_MINIMUM = 100
+#: the parameters that must stay at most the maximum
+MINIMUMS = ("PremiumProvisionedConcurrency", "PremiumScheduledMinimum")
 
 
 def _numbers(low: int, high: int) -> str:
@@ -26,23 +26,15 @@ def _numbers(low: int, high: int) -> str:
 
 
 def rules_yaml() -> str:
+    """One rule per allowed maximum below LARGEST_MINIMUM, one assertion per minimum, one line each."""
     lines = []
     for maximum in MAX_VALUES:
         if maximum >= LARGEST_MINIMUM:
             continue  # every accepted minimum fits: nothing to check
-        lines += [
-            f"  PremiumMinimumsFitMaximum{maximum}:",
-            f'    RuleCondition: !Equals [!Ref PremiumMaxProvisionedConcurrency, "{maximum}"]',
-            "    Assertions:",
-            f"      - Assert: !Contains [{_numbers(0, maximum)}, !Ref PremiumProvisionedConcurrency]",
-            f"        AssertDescription: PremiumProvisionedConcurrency must be at most "
-            f"PremiumMaxProvisionedConcurrency ({maximum}).",
-            f"      - Assert: !Contains [{_numbers(0, maximum)}, !Ref PremiumScheduledMinimum]",
-            f"        AssertDescription: PremiumScheduledMinimum must be at most "
-            f"PremiumMaxProvisionedConcurrency ({maximum}).",
-        ]
+        lines += [f"  PremiumMinimumsFitMaximum{maximum}:",
+                  f'    RuleCondition: !Equals [!Ref PremiumMaxProvisionedConcurrency, "{maximum}"]',
+                  "    Assertions:"]
+        lines += [f"      - {{ Assert: !Contains [{_numbers(0, maximum)}, !Ref {name}], AssertDescription: "
+                  f'"{name} must be at most PremiumMaxProvisionedConcurrency ({maximum})." }}'
+                  for name in MINIMUMS]
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    print(rules_yaml(), end="")
