@@ -10,6 +10,7 @@ from cfnlint.decode import cfn_yaml
 
 from inference_runtime import config
 from lambda_shared import env as shared_env
+from lambda_shared import tiers as shared_tiers
 from tests.helpers import REPO_ROOT
 from tools.local.emulator import FUNCTIONS
 from tools.template import generate
@@ -210,6 +211,25 @@ def test_every_tier_has_its_front_door_target_and_alias_output(template: dict[st
     for tier in TIERS:
         variables = template["Resources"][f"{tier.prefix}Function"]["Properties"]["Environment"]["Variables"]
         assert variables["LATENCY_TIER"] == tier.name
+
+
+def test_the_template_deploys_the_runtimes_tier_table(template: dict[str, Any]) -> None:
+    # the generator's tiers are the shared core's, in order; the optional ones behind a Condition
+    assert tuple(t.name for t in TIERS) == shared_tiers.TIER_NAMES
+    for tier in TIERS:
+        shared = shared_tiers.tier(tier.name)
+        assert (tier.condition is not None) == shared.optional
+        variables = template["Resources"][f"{tier.prefix}Function"]["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_SERVICE_NAME"] == shared.service_name
+    # keep-warm invokes exactly the tiers the table says it pings, and reads their service names
+    keepwarm = template["Resources"]["KeepWarmFunction"]["Properties"]["Environment"]["Variables"]
+    for shared in shared_tiers.TIERS:
+        if shared.keep_warm:
+            assert shared.alias_env is not None and shared.service_env is not None
+            assert keepwarm[shared.alias_env] == {"Ref": f"{shared.name.capitalize()}Function.Alias"}
+            assert keepwarm[shared.service_env] == shared.service_name
+    assert {name for name in keepwarm if name.endswith("_ALIAS_ARN")} == \
+        {t.alias_env for t in shared_tiers.keep_warm_tiers()}
 
 
 def test_no_text_counts_two_tiers() -> None:
