@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cfnlint.decode import cfn_yaml
 
 from tests.helpers import REPO_ROOT
 
@@ -98,6 +99,36 @@ def test_the_readme_route_table_names_the_documented_routes() -> None:
     documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
     # THEN a route added or removed shows in the README as a row
     assert rows == documented
+
+
+def _table(heading_row: str) -> list[str]:
+    """The body rows of the README table that starts with ``heading_row``."""
+    readme = README.read_text()
+    return readme[readme.index(heading_row):].split("\n\n", 1)[0].splitlines()[2:]
+
+
+def _first_column_names(rows: list[str], pattern: str) -> set[str]:
+    return {name for row in rows for name in re.findall(pattern, row.split("|")[1])}
+
+
+def test_the_readme_parameter_table_names_every_template_parameter() -> None:
+    # GIVEN the template's parameters and the names in the first column of the README's table
+    template = cfn_yaml.load(str(REPO_ROOT / "template.yaml"))
+    documented = _first_column_names(_table("| parameter | default | meaning |"), r"`([A-Za-z0-9]+)`")
+    # THEN a parameter added or removed shows in the README as a row
+    assert documented == set(template["Parameters"])
+
+
+def test_the_readme_environment_table_names_every_variable() -> None:
+    # GIVEN every variable name the shared core defines, and the README's table
+    from lambda_shared import env
+
+    named = {value for key, value in vars(env).items() if key.isupper() and isinstance(value, str)}
+    documented = _first_column_names(_table("| variable | function |"), r"`([A-Z0-9_]+)`")
+    # THEN each is documented; the table adds only boto3's own endpoint variable, which the
+    # local tools set and no code of ours reads
+    assert documented - named == {"AWS_ENDPOINT_URL_S3"}
+    assert named - documented == set()
 
 
 # --- the checker itself finds what it is meant to find -------------------------------------------
