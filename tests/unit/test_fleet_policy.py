@@ -41,9 +41,12 @@ class FakeWorker:
         self.started = self.stopped = False
         self.running = True
         self.payloads: list[bytes] = []
-        self.gate = gate  # requests other than /warm wait for it
+        # Requests other than /warm wait for it; longer than any test's own wait, which bounds a hang.
+        self.gate = gate
         self.entered = threading.Event()  # a request other than /warm arrived
         self.answer: tuple[int, bytes] | Exception | None = None
+        self.stop_gate: threading.Event | None = None  # when set by the test, stop() waits for it
+        self.stopping = threading.Event()
 
     def start(self) -> FakeWorker:
         self.started = True
@@ -54,7 +57,7 @@ class FakeWorker:
         if json.loads(payload).get("path") != "/warm":
             self.entered.set()
             if self.gate is not None:
-                assert self.gate.wait(10)
+                assert self.gate.wait(60)
         if isinstance(self.answer, Exception):
             raise self.answer
         if self.answer is not None:
@@ -72,6 +75,9 @@ class FakeWorker:
         return [123.0]
 
     def stop(self) -> None:
+        self.stopping.set()
+        if self.stop_gate is not None:
+            assert self.stop_gate.wait(60)
         self.stopped = True
 
 
@@ -118,19 +124,36 @@ def test_a_request_beyond_the_limit_is_throttled_at_once_never_queued(tmp_path: 
             threads.append(in_thread(call, fleet)[0])
             while len(factory.made) <= index or not factory.made[index].entered.is_set():
                 threading.Event().wait(0.005)  # the next request must find this one busy
-        # WHEN a third request arrives
-        with pytest.raises(ThrottledError) as raised:
-            call(fleet)
+        # WHEN a third request arrives (on a thread: a fleet that queued it would hang the test)
+        third, refused = in_thread(refusal, fleet)
+        third.join(timeout=10)
+        alive = third.is_alive()
         gate.set()
-        for thread in threads:
+        for thread in [*threads, third]:
             thread.join()
-        # THEN it was refused, in Lambda's words, and no third environment was started
-        assert "Rate Exceeded" in str(raised.value) and raised.value.limit == 2
+        # THEN it was refused, in Lambda's words, while both requests still ran (the gate was
+        # shut until after it), and no third environment was started
+        assert not alive, "the third request waited for a busy environment"
+        (error,) = refused
+        assert isinstance(error, ThrottledError), error
+        assert "Rate Exceeded" in str(error) and error.limit == 2
+        (throttle,) = fleet.log.events("throttle")
+        ends = [e["seq"] for e in fleet.log.events("invocation")]
+        assert len(ends) == 2 and throttle["seq"] < min(ends)
         assert len(factory.made) == 2 and len(fleet.environments) == 2
         # AND once one is idle again, the next request reuses it, warm
         after = call(fleet)
         assert after.cold is False and len(factory.made) == 2
         assert fleet.log.summary()["StandardFunction"]["throttle"] == 1
+
+
+def refusal(fleet: Fleet) -> Exception | None:
+    """The error a request ends with, or None when it was served."""
+    try:
+        call(fleet)
+    except Exception as exc:  # noqa: BLE001 (the test looks at which)
+        return exc
+    return None
 
 
 def test_cold_once_per_environment_then_warm_most_recent_first(tmp_path: Path, clock: Clock) -> None:
@@ -175,6 +198,7 @@ def test_an_environment_past_its_maximum_age_is_recycled_when_next_idle(tmp_path
         served = call(fleet)
         # THEN it serves that request, and is recycled as it goes idle
         assert served.environment == "standard-001" and served.cold is False
+        fleet.settle()
         assert fleet.environments == [] and factory.made[0].stopped
         (recycle,) = fleet.log.events("recycle")
         assert recycle["age_s"] == 10.5 and fleet.log.events("reclaim") == []
@@ -191,8 +215,9 @@ def test_an_idle_environment_older_than_the_maximum_age_is_recycled_by_the_reape
         # WHEN it idles past its maximum age
         clock.now += 5.5
         fleet.reap()
-        # THEN it is recycled, not reclaimed
-        assert [e["event"] for e in fleet.log.events() if e["event"] != "init"] == ["recycle"]
+        # THEN it is recycled, not reclaimed, and its process stopped
+        assert [e["event"] for e in fleet.log.events() if e["event"] not in ("init", "invocation")] == [
+            "recycle", "ended"]
         assert fleet.environments == [] and factory.made[0].stopped
 
 
@@ -222,11 +247,37 @@ def test_a_death_mid_invocation_is_a_function_error_and_the_environment_is_repla
         # THEN the caller gets Lambda's function error, and the environment is gone
         assert died.function_error == "Unhandled"
         assert json.loads(died.payload)["errorType"] == "Runtime.ExitError"
+        fleet.settle()
         assert fleet.environments == [] and factory.made[0].stopped
         (death,) = fleet.log.events("death")
         assert (death["cause"], death["during"]) == ("killed", "invocation")
         # AND the next request gets a new environment
         assert call(fleet).cold is True and len(factory.made) == 2
+
+
+def test_a_caller_never_waits_for_its_dead_environment_to_stop(tmp_path: Path, clock: Clock) -> None:
+    factory = Factory()
+    with make_fleet(tmp_path, clock, factory) as fleet:
+        call(fleet)
+        # GIVEN a worker whose process, once dead, takes as long to stop as the test wants
+        worker = factory.made[0]
+        worker.answer = InvokeError("connection reset by peer")
+        worker.stop_gate = threading.Event()
+        # WHEN it dies mid-invocation
+        request, answers = in_thread(call, fleet)
+        request.join(timeout=10)
+        answered_while_stopping = not request.is_alive() and worker.stopping.is_set() and not worker.stopped
+        worker.stop_gate.set()
+        request.join()
+        fleet.settle()
+        # THEN the caller had its error while the process was still being stopped
+        assert answered_while_stopping, "the caller waited for the dead environment's process"
+        (died,) = answers
+        assert json.loads(died.payload)["errorType"] == "Runtime.ExitError" and worker.stopped
+        # AND the log says so in order: the death, the answer, then the environment ended
+        events = [e for e in fleet.log.events() if e["seq"] > fleet.log.events("invocation")[0]["seq"]]
+        assert [(e["event"], e.get("function_error"), e.get("after")) for e in events] == [
+            ("death", None, None), ("invocation", "Unhandled", None), ("ended", None, "death")]
 
 
 @pytest.mark.parametrize("answer, error_type, cause", [
@@ -252,8 +303,7 @@ def test_a_dead_provisioned_environment_is_replaced_in_the_background(tmp_path: 
         factory.made[0].running = False
         # WHEN the reaper passes
         fleet.reap()
-        for thread in list(fleet._background):
-            thread.join(5)
+        fleet.settle()
         # THEN the death is logged and a new provisioned environment is initialised in its place
         (death,) = fleet.log.events("death")
         assert (death["environment"], death["during"]) == ("standard-001", "idle")
@@ -270,8 +320,7 @@ def test_workers_share_their_environments_cache_and_its_concurrency(tmp_path: Pa
         first, _ = in_thread(call, fleet)
         while len(factory.made) < 2 or not factory.made[0].entered.is_set():
             threading.Event().wait(0.005)
-        for thread in list(fleet._background):
-            thread.join(5)
+        fleet.settle()
         # WHEN a second request arrives THEN worker 1 of the same environment takes it
         second, answers = in_thread(call, fleet)
         assert factory.made[1].entered.wait(5)
@@ -310,6 +359,8 @@ def test_the_summary_counts_every_event(tmp_path: Path, clock: Clock) -> None:
         clock.now += 100
         fleet.reap()
     summary = fleet.summary()
+    # Every event numbered in the order it was recorded, from 1, none skipped
+    assert [e["seq"] for e in fleet.log.events()] == list(range(1, len(fleet.log.events()) + 1))
     assert summary["init"] == 1 and summary["cold_starts"] == 0 and summary["stop"] == 1
     assert summary["environments_started"] == 1 and summary["peak_environments"] == 1
     assert summary["live_environments"] == 0 and summary["init_ms_median"] == 123.0

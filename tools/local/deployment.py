@@ -18,10 +18,16 @@ times faster than the traffic it replays meets reclaims at the same points of it
 Lambda Managed Instances do (one ``MODEL_CACHE_DIR`` per environment, shared by its
 workers); ``TierOptions.snapstart`` starts them from one initialised process by forking
 it (tools/local/fleet/forking.py).
+
+``clock`` is the fleets' and the log's clock (``time.monotonic`` by default): a test that
+passes one it moves itself decides when environments are idle or old, whatever the speed of
+the machine; the processes, the requests and their answers stay real.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,7 +59,8 @@ class LocalDeployment:
                  premium_access: PremiumAccess | None = None,
                  standard: TierOptions | None = None, premium: TierOptions | None = None,
                  lifecycle: LifecycleModel | None = None, compression: float = 1.0, seed: int = 0,
-                 log_path: Path | None = None, run_dir: Path | None = None) -> None:
+                 log_path: Path | None = None, run_dir: Path | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         check_runtime_ready()
         tiers = {
             "standard": standard or TierOptions(max_environments=max_environments),
@@ -61,13 +68,13 @@ class LocalDeployment:
                                               provisioned=1 if prewarm_premium else 0),
         }
         self.lifecycle = (lifecycle or DEFAULT_LIFECYCLE).scaled(compression)
-        self.log = LifecycleLog(log_path)
+        self.log = LifecycleLog(log_path, clock=clock)
         self.fleets: dict[str, Fleet] = {}
         for tier, options in tiers.items():
             config = replace(options, lifecycle=self.lifecycle, seed=seed)
             self.fleets[tier] = _make_fleet(TIER_FUNCTIONS[tier], config, env=env,
                                             warm=warm_event(tier=tier), log=self.log,
-                                            run_dir=run_dir / tier if run_dir else None)
+                                            run_dir=run_dir / tier if run_dir else None, clock=clock)
         self.lambda_service = LambdaService({TIER_FUNCTIONS[t]: f for t, f in self.fleets.items()})
         self.front_door = FrontDoor(self.fleets, port=front_door_port, premium_access=premium_access)
 
@@ -100,10 +107,11 @@ class LocalDeployment:
 
 
 def _make_fleet(logical_id: str, config: TierOptions, *, env: dict[str, str] | None,
-                warm: dict[str, Any], log: LifecycleLog, run_dir: Path | None) -> Fleet:
+                warm: dict[str, Any], log: LifecycleLog, run_dir: Path | None,
+                clock: Callable[[], float]) -> Fleet:
     spec = FUNCTIONS[logical_id]
     if config.snapstart:
         from .fleet.forking import SnapStartFleet
 
-        return SnapStartFleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir)
-    return Fleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir)
+        return SnapStartFleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir, clock=clock)
+    return Fleet(spec, config, env=env, warm_event=warm, log=log, run_dir=run_dir, clock=clock)

@@ -1,11 +1,19 @@
 """Every lifecycle event of the fleet, in one log and one summary.
 
 An event is one JSON line: ``init`` (an environment, or one worker of it, finished its init),
+``invocation`` (an invocation ended: its caller, or the warm-up that ran it, has the answer),
 ``reclaim`` (idle past the time drawn for it), ``recycle`` (older than the maximum age),
-``death`` (its process exited or timed out, during a request or while idle), ``throttle`` (a
-request refused at the concurrency limit) and ``stop`` (the fleet shut it down). Each carries
-``t``, the seconds since the fleet started on its own clock, so a log reads the same
-whatever the time-compression factor, and the wall-clock ``time``.
+``death`` (its process exited or timed out, during a request or while idle), ``ended`` (the
+processes of an environment taken out of service by a reclaim, a recycle or a death have been
+stopped; ``after`` says which), ``throttle`` (a request refused at the concurrency limit) and
+``stop`` (the fleet shut it down).
+
+Each carries ``seq``, its place in the log (1, 2, ...: the order the fleet recorded them, one
+lock), ``t``, the seconds since the fleet started on its own clock, so a log reads the same
+whatever the time-compression factor, and the wall-clock ``time``. Tests assert what must
+come before what on ``seq`` (a refusal before the busy request ends, a dead environment's
+answer before its processes are stopped), never on elapsed seconds: an order does not
+depend on how loaded the machine is.
 
 ``summary()`` counts them per function: what a reader of ``make serve``'s output, the
 replay's report and the tests all look at, so each of them counts the same way.
@@ -22,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EVENT_KINDS = ("init", "reclaim", "recycle", "death", "throttle", "stop")
+EVENT_KINDS = ("init", "invocation", "reclaim", "recycle", "death", "ended", "throttle", "stop")
 
 
 class LifecycleLog:
@@ -41,14 +49,16 @@ class LifecycleLog:
     def record(self, event: str, function: str, environment: str, **details: Any) -> dict[str, Any]:
         if event not in EVENT_KINDS:
             raise ValueError(f"unknown lifecycle event {event!r}; one of {', '.join(EVENT_KINDS)}")
-        entry = {"t": round(self._clock() - self._started, 3), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                 "event": event, "function": function, "environment": environment, **details}
         with self._lock:
+            # Numbered and timed under the lock, so ``seq`` and ``t`` never disagree on the order.
+            entry = {"seq": len(self._events) + 1, "t": round(self._clock() - self._started, 3),
+                     "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                     "event": event, "function": function, "environment": environment, **details}
             self._events.append(entry)
             if self.path is not None:
                 with self.path.open("a") as out:
                     out.write(json.dumps(entry) + "\n")
-        return entry
+        return dict(entry)
 
     def events(self, event: str | None = None, function: str | None = None) -> list[dict[str, Any]]:
         with self._lock:

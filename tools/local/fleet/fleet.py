@@ -16,7 +16,9 @@ processes (each worker is one Runtime Interface Emulator running the function):
 - a worker that dies mid-invocation (its process killed, a crash, a timeout) gives its
   caller a function error at once (``Runtime.ExitError``, ``Sandbox.Timedout``) and retires
   its environment: it takes no more requests, and is stopped when its other workers are idle;
-- every event goes to the ``LifecycleLog``.
+- a caller never waits for processes to stop: what its invocation retires (a dead worker, a
+  recycled environment) is stopped in the background once it has its answer (``ended``);
+- every event goes to the ``LifecycleLog``, numbered in the order it happened (``seq``).
 
 Times are on the fleet's clock: pass a model already ``scaled()`` by the time-compression
 factor. A reaper thread applies reclaim, recycle and the provisioned count between requests.
@@ -172,10 +174,26 @@ class Fleet:
                 self.log.record("stop", self.name, environment.id, kind=environment.kind)
             self._environments = []
         self._stop_workers([w for e in environments for w in e.workers()], environments)
-        for thread in self._background:
-            thread.join(timeout=10)
+        self.settle(timeout_s=10)
         if self._own_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def settle(self, timeout_s: float = 30.0) -> None:
+        """Wait (at most ``timeout_s``) for the work the fleet does in the background: workers that
+        initialise beside a request, replacements, retired environments being stopped."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            pending = list(self._background)
+        for thread in pending:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _in_background(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._background = [t for t in self._background if t.is_alive()]
+            self._background.append(thread)
+            # Started under the lock, so settle() never finds a thread it cannot join yet.
+            thread.start()
 
     def __enter__(self) -> Fleet:
         return self.start()
@@ -267,7 +285,8 @@ class Fleet:
         for thread in initialising:
             thread.start()
         if for_request:
-            self._background.extend(initialising)
+            with self._lock:
+                self._background.extend(initialising)
         else:
             for thread in initialising:
                 thread.join()
@@ -287,14 +306,24 @@ class Fleet:
             self.log.record("init", self.name, environment.id, kind=environment.kind, worker=slot.index,
                             during=during, init_ms=round(reported[-1] if reported else duration_ms, 1),
                             first_invocation_ms=round(duration_ms, 1), instance=_instance(outcome.payload))
-        self._release(environment, slot, outcome)
+        to_stop, ended = self._release(environment, slot, outcome)
         invocation = Invocation(outcome.payload, outcome.function_error, environment.id, slot.index, cold, duration_ms)
         for observer in self._observers:
             observer(invocation, during)
+        # The answer is ready: logged now, before anything it leaves behind is stopped, so the
+        # log shows that no caller waits for a dead or recycled environment's processes (a
+        # graceful stop may take seconds, which Lambda's callers never wait for).
+        self.log.record("invocation", self.name, environment.id, kind=environment.kind, worker=slot.index,
+                        during=during, cold=cold, function_error=outcome.function_error,
+                        duration_ms=round(duration_ms, 1))
+        if to_stop:
+            self._in_background(self._retire, environment, to_stop, ended)
         return invocation
 
-    def _release(self, environment: Environment, slot: Slot, outcome: Outcome) -> None:
+    def _release(self, environment: Environment, slot: Slot, outcome: Outcome) -> tuple[list[Worker], str | None]:
+        """Free the slot; return the workers to stop, and why the environment ended if it did (else None)."""
         to_stop: list[Worker] = []
+        ended: str | None = None
         with self._lock:
             now = self._clock()
             slot.busy = False
@@ -312,9 +341,19 @@ class Fleet:
             if environment.state == RETIRING and environment.fully_idle:
                 to_stop.extend(s.worker for s in environment.slots if not s.dead)
                 self._remove(environment)
+                ended = "death"
             elif environment.state == READY and environment.fully_idle:
-                to_stop.extend(self._became_idle(environment, now))
-        self._stop_workers(to_stop, [environment] if environment.state == STOPPED else [])
+                recycled = self._became_idle(environment, now)
+                if recycled:
+                    to_stop.extend(recycled)
+                    ended = "recycle"
+        return to_stop, ended
+
+    def _retire(self, environment: Environment, workers: list[Worker], ended: str | None) -> None:
+        """Stop workers taken out of service; log ``ended`` once the last of an environment's has stopped."""
+        self._stop_workers(workers, [environment] if environment.state == STOPPED else [])
+        if ended is not None:
+            self.log.record("ended", self.name, environment.id, kind=environment.kind, after=ended)
 
     def _became_idle(self, environment: Environment, now: float) -> list[Worker]:
         """Recycle an old on-demand environment, or draw how long it may stay idle (lock held)."""
@@ -342,7 +381,7 @@ class Fleet:
     def reap(self) -> None:
         """One pass: reclaim idle environments past their time, recycle old ones, notice deaths,
         and start replacements up to the provisioned count."""
-        to_stop: list[tuple[Worker, Environment]] = []
+        retired: list[tuple[Environment, str]] = []
         with self._lock:
             if self._stopped:
                 return
@@ -355,19 +394,16 @@ class Fleet:
                     kind, details = event
                     self.log.record(kind, self.name, environment.id, kind=environment.kind, **details)
                     self._remove(environment)
-                    to_stop.extend((w, environment) for w in environment.workers())
+                    retired.append((environment, kind))
             live_provisioned = sum(1 for e in self._environments if e.kind == PROVISIONED and e.state in
                                    (STARTING, READY))
             room = self.config.max_environments - self._live_count()
             replacements = [self._new_environment(PROVISIONED)
                             for _ in range(max(0, min(self.config.provisioned - live_provisioned, room)))]
-        for worker, environment in to_stop:
-            self._stop_workers([worker], [environment])
-        self._background = [t for t in self._background if t.is_alive()]
+        for environment, kind in retired:
+            self._retire(environment, environment.workers(), kind)
         for environment in replacements:
-            thread = threading.Thread(target=self._replace, args=(environment,), daemon=True)
-            self._background.append(thread)
-            thread.start()
+            self._in_background(self._replace, environment)
 
     def _idle_event(self, environment: Environment, now: float) -> tuple[str, dict[str, Any]] | None:
         # An initialised worker has its runtime process; the emulator alone would start a new
