@@ -1,9 +1,9 @@
 """The OpenAI- and TEI-shaped routes in process: answers, validation codes and messages, error shapes.
 
-The embedding routes run on the real all-MiniLM-L6-v2 artifact; classification and
-reranking, which no packaged model serves yet, on the in-memory fakes of
-tests/unit/fake_services.py. Which bodies are valid at all is held to the OpenAPI
-document by tests/unit/test_api_spec.py; here, what each answer holds and says.
+The embedding routes run on a tiny exported BERT (tests/tiny_models.py: 32 dimensions,
+normalised in its graph; the real all-MiniLM-L6-v2 is the integration tests'); classification
+and reranking on the in-memory fakes of tests/unit/fake_services.py. Which bodies are
+valid at all is held to the OpenAPI document by tests/unit/test_api_spec.py; here, what each answer holds and says.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import base64
 import json
 import math
 import struct
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,16 +24,18 @@ from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
 from tests.helpers import load_event
+from tests.tiny_models import tiny_artifact
 from tests.unit.fake_services import LABELS, FakeService
 from tests.unit.test_fuzz_request_path import JSON_VALUES, TEXT
 
-MODEL = "all-MiniLM-L6-v2"
+MODEL = "tiny-bert-embeddings"
+DIMENSIONS = 32
 TEXTS = ["A man is eating food.", "Serverless inference, fast from the first request."]
 
 
 @pytest.fixture(scope="module")
-def service(artifact_dir: Path) -> InferenceService:
-    loaded = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir))
+def service(tmp_path_factory: pytest.TempPathFactory) -> InferenceService:
+    loaded = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact(tmp_path_factory.mktemp("tiny"))))
     loaded.start()
     assert loaded.ready, loaded.error
     return loaded
@@ -72,7 +73,7 @@ def test_openai_embeddings_answer_in_openais_shape(handler: Any, service: Infere
     # THEN OpenAI's answer: a list of embedding objects in input order, the model, the token usage
     assert status == 200
     assert (answer["object"], answer["model"], [d["index"] for d in answer["data"]]) == ("list", MODEL, [0, 1])
-    assert all(d["object"] == "embedding" and len(d["embedding"]) == 384 for d in answer["data"])
+    assert all(d["object"] == "embedding" and len(d["embedding"]) == DIMENSIONS for d in answer["data"])
     assert all(close(d["embedding"], e) for d, e in zip(answer["data"], native(handler, TEXTS), strict=True))
     tokens = service.count_tokens(TEXTS)
     assert answer["usage"] == {"prompt_tokens": tokens, "total_tokens": tokens} and tokens > len(TEXTS) * 2
@@ -85,7 +86,8 @@ def test_openai_base64_is_little_endian_float32(handler: Any) -> None:
         raw = base64.b64decode(as_base64["embedding"], validate=True)
         decoded = struct.unpack(f"<{len(raw) // 4}f", raw)
         # float32 of the same vector: equal once the float answer is rounded to float32 too
-        assert list(decoded) == list(struct.unpack("<384f", struct.pack("<384f", *as_float["embedding"])))
+        as_float32 = struct.unpack(f"<{DIMENSIONS}f", struct.pack(f"<{DIMENSIONS}f", *as_float["embedding"]))
+        assert list(decoded) == list(as_float32)
 
 
 def test_openai_single_string_and_hub_style_model_name(handler: Any) -> None:
@@ -97,7 +99,7 @@ def test_openai_single_string_and_hub_style_model_name(handler: Any) -> None:
     ({"input": "x", "model": "text-embedding-3-small"}, 404, "model_not_found", "model", [MODEL]),
     ({"input": [[101, 2023, 102]]}, 422, "token_ids_not_supported", "input", ["check_embedding_ctx_length=False"]),
     ({"input": [101, 2023]}, 422, "token_ids_not_supported", "input", ["text only"]),
-    ({"input": "x", "dimensions": 256}, 422, "unsupported_dimensions", "dimensions", ["384", "256"]),
+    ({"input": "x", "dimensions": 256}, 422, "unsupported_dimensions", "dimensions", [str(DIMENSIONS), "256"]),
     ({"input": "x", "encoding_format": "int8"}, 422, "invalid_field", "encoding_format", ['"float"', '"base64"']),
     ({"input": "x", "temperature": 1}, 422, "unknown_field", "temperature", ["'temperature'", "input, model"]),
     ({"model": MODEL}, 422, "missing_inputs", "input", ['"input"']),
@@ -152,7 +154,7 @@ def test_tei_embed_answers_a_list_of_vectors(handler: Any, path: str) -> None:
 
 
 def test_tei_truncates_long_inputs_whatever_truncate_says(handler: Any) -> None:
-    long = "word " * 1_000  # ~1,000 tokens; the model reads 256
+    long = "word " * 1_000  # ~1,000 tokens; the model reads 40
     status, answer, _ = send(handler, "/embed", {"inputs": [long], "truncate": False})
     assert status == 200 and close(answer[0], native(handler, [long])[0])
 

@@ -1,4 +1,4 @@
-"""The inference handler in process, on the real artifact, driven by the files in events/.
+"""The inference handler in process, on a tiny exported embedding model, driven by the files in events/.
 
 These run the same code the emulator runs, without the emulator, so each behaviour
 is cheap to pin down: routing, validation, the cold-start flag, and that no bad
@@ -19,7 +19,8 @@ from inference_runtime.artifact import read_manifest
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
-from tests.helpers import ARTIFACT_DIR, body, event_files, load_event
+from tests.helpers import body, event_files, load_event
+from tests.tiny_models import tiny_artifact
 
 # Every bad-request event in events/, with the status and code it must get.
 BAD_REQUESTS = {
@@ -32,8 +33,14 @@ BAD_REQUESTS = {
 
 
 @pytest.fixture(scope="module")
-def loaded_service(artifact_dir: Path) -> InferenceService:
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir))
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT embedding model (32 dimensions, normalised), exported by the real builder."""
+    return tiny_artifact(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def loaded_service(tiny: Path) -> InferenceService:
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny))
     service.start()
     assert service.ready, service.error
     return service
@@ -56,21 +63,21 @@ def test_every_bad_request_event_has_a_test() -> None:
     assert set(event_files("bad-request")) == set(BAD_REQUESTS)
 
 
-def test_predict_returns_normalised_embeddings_and_flips_cold_start(handler) -> None:
+def test_predict_returns_normalised_embeddings_and_flips_cold_start(handler, loaded_service: InferenceService) -> None:
     # GIVEN a fresh environment WHEN two requests arrive
     status, first = invoke(handler, load_event("predict.json"))
     _, second = invoke(handler, load_event("predict.json"))
-    # THEN one 384-dimensional unit vector per input, cold only the first time
+    # THEN one 32-dimensional unit vector per input, cold only the first time
     assert status == 200
     inputs = json.loads(load_event("predict.json")["body"])["inputs"]
     assert len(first["outputs"]) == len(inputs)
     for vector in first["outputs"]:
-        assert len(vector) == 384
+        assert len(vector) == 32
         assert math.isclose(math.sqrt(sum(x * x for x in vector)), 1.0, rel_tol=1e-5)
     assert (first["cold_start"], second["cold_start"]) == (True, False)
     assert first["instance"] == second["instance"]
-    assert (first["model"], first["tier"]) == ("all-MiniLM-L6-v2", "standard")
-    assert first["version"] == read_manifest(ARTIFACT_DIR).version
+    assert (first["model"], first["tier"]) == ("tiny-bert-embeddings", "standard")
+    assert first["version"] == read_manifest(loaded_service.config.artifact_dir).version
     assert first["outputs"] == second["outputs"]
 
 

@@ -21,32 +21,33 @@ class RefusedHard(Refused):
     pass
 
 
+def echo(request: Request) -> dict[str, Any]:
+    return {"tier": request.headers.get("x-latency-tier"), "hold": request.query.get("hold_ms"),
+            "cold": request.context.get("cold_start")}
+
+
+def refuse(request: Request) -> Any:
+    raise RefusedHard("no")
+
+
+def bug(request: Request) -> Any:
+    raise KeyError("oops")
+
+
+def not_found(request: Request) -> Response:
+    return Response(404, {"missing": f"{request.method} {request.path}"})
+
+
+def on_error(request: Request, error: Exception) -> Response:
+    if isinstance(error, Refused):
+        return Response(409, {"refused": type(error).__name__}, headers={"Retry-After": "1"})
+    raise error
+
+
 @pytest.fixture()
 def router() -> Router:
-    router = Router()
-
-    @router.route("/echo", "POST")
-    def echo(request: Request) -> dict[str, Any]:
-        return {"tier": request.headers.get("x-latency-tier"), "hold": request.query.get("hold_ms"),
-                "cold": request.context.get("cold_start")}
-
-    @router.route("/refuse", "GET")
-    def refuse(request: Request) -> Any:
-        raise RefusedHard("no")
-
-    @router.route("/bug", "GET")
-    def bug(request: Request) -> Any:
-        raise KeyError("oops")
-
-    @router.not_found
-    def not_found(request: Request) -> Response:
-        return Response(404, {"missing": f"{request.method} {request.path}"})
-
-    @router.exception_handler(Refused)
-    def refused(request: Request, error: Exception) -> Response:
-        return Response(409, {"refused": type(error).__name__}, headers={"Retry-After": "1"})
-
-    return router
+    return Router({("POST", "/echo"): echo, ("GET", "/refuse"): refuse, ("GET", "/bug"): bug},
+                  not_found=not_found, on_error=on_error)
 
 
 def test_routes_by_method_and_exact_path_with_the_alb_status_line(router: Router) -> None:
@@ -61,11 +62,11 @@ def test_routes_by_method_and_exact_path_with_the_alb_status_line(router: Router
         assert missed["statusCode"] == 404 and json.loads(missed["body"]) == {"missing": f"{method} {path}"}
 
 
-def test_an_error_goes_to_the_handler_of_its_nearest_class_and_an_unhandled_one_raises(router: Router) -> None:
+def test_a_routes_error_goes_to_on_error_and_one_it_does_not_answer_raises(router: Router) -> None:
     refused = router.resolve(alb_request_event("GET", "/refuse"))
     assert (refused["statusCode"], refused["statusDescription"]) == (409, "409 Conflict")
     assert json.loads(refused["body"]) == {"refused": "RefusedHard"} and refused["headers"]["Retry-After"] == "1"
-    # no handler for KeyError here: the caller (routes.build_handler) answers 500 for it
+    # on_error re-raises a KeyError here: the caller (routes.handler_for) answers 500 for it
     with pytest.raises(KeyError):
         router.resolve(alb_request_event("GET", "/bug"))
 

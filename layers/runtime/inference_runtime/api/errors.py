@@ -16,12 +16,9 @@ QUOTE_LIMIT = 80
 
 
 def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
-    """A client's value as an error message shows it: ``repr``, cut to ``limit`` characters.
-
-    ``repr`` escapes what must not reach the response as is: lone surrogates (the Lambda
-    runtime cannot encode them as UTF-8, and strict JSON decoders refuse them), control
-    characters and NUL; the cut keeps a 5,000-character path from echoing back whole.
-    """
+    """A client's value as an error message shows it: ``repr`` (which escapes lone surrogates, that
+    the Lambda runtime cannot encode and strict JSON decoders refuse, control characters and NUL),
+    cut to ``limit`` characters (a 5,000-character path does not echo back whole)."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit - 4]}...{text[-1]}"
 
@@ -68,35 +65,29 @@ class MethodNotAllowedError(ApiError):
 
 class ModelNotFoundError(ApiError):
     """The request names a model this deployment does not serve (OpenAI's ``model``)."""
-
     status, code = 404, "model_not_found"
 
 
 class PayloadTooLargeError(ApiError):
     """The body, the number of inputs or one input exceeds its limit."""
-
     status, code = 413, "payload_too_large"
 
 
 class UnprocessableError(ApiError):
     """The JSON is well formed but does not follow the request's schema."""
-
     status, code = 422, "invalid_request"
 
 
 class TaskNotServedError(UnprocessableError):
     """A route needs a task (embeddings, classification, reranking) the loaded model does not do."""
-
     code = "task_not_supported"
 
 
 class ModelUnavailableError(ApiError):
     """The model is not loaded: the model layer's ModelNotReadyError, or /health before the load."""
-
     status, code = 503, "model_not_ready"
 
 
 class InternalError(ApiError):
     """A bug of ours, answered as a response; the traceback goes to the logs, never the client."""
-
     status, code = 500, "internal_error"

@@ -1,14 +1,8 @@
-"""OpenAI's embeddings API, ``POST /v1/embeddings``: what the openai SDK, LangChain's
-OpenAIEmbeddings and LlamaIndex's OpenAI-like embeddings send, with ``base_url`` set to
-``<ServiceUrl>/v1``.
-
-The request (``table.OPENAI_EMBEDDINGS``) and answer follow OpenAI's API reference; where
-this service differs it says so with a 4xx rather than guessing: token-id arrays (the
-service tokenizes itself), another model's name (404 ``model_not_found``, as OpenAI
-answers), and ``dimensions`` other than the model's own (no Matryoshka truncation).
-Errors come in OpenAI's shape (``ApiError.openai_body``), so the SDK raises its typed
-errors with our message. ``usage`` counts the model's tokens (special tokens included,
-after truncation).
+"""OpenAI's embeddings API, ``POST /v1/embeddings``, for the openai SDK, LangChain and LlamaIndex
+(``base_url=<ServiceUrl>/v1``). Where this service differs it answers a 4xx rather than guess:
+token ids, another model's name (404 ``model_not_found``, as OpenAI answers), other
+``dimensions``. Errors in OpenAI's shape, so the SDK raises its typed errors with our message.
+``usage`` counts the model's tokens (special tokens included, after truncation).
 """
 
 from __future__ import annotations
@@ -28,7 +22,7 @@ def create_embeddings(raw: bytes, model: Model, limits: Limits) -> dict[str, Any
     description = require(model, (EMBEDDINGS,), "POST /v1/embeddings")
     body = OPENAI_EMBEDDINGS.parse(raw, limits, description)
     vectors = model.embed(body["input"])
-    check_dimensions(body["dimensions"], vectors, description.name)
+    other_dimensions(body["dimensions"], len(vectors[0]) if vectors else None, description.name)
     if not description.spec.normalize:
         vectors = l2_normalized(vectors)  # OpenAI's embeddings are unit vectors; clients rely on it
     tokens = model.count_tokens(body["input"])
@@ -40,12 +34,6 @@ def create_embeddings(raw: bytes, model: Model, limits: Limits) -> dict[str, Any
         "model": description.name,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
-
-
-def check_dimensions(wanted: int | None, vectors: list[list[float]], name: str) -> None:
-    """``dimensions`` against the vectors, for a model whose contract does not state its size."""
-    if wanted is not None and vectors and len(vectors[0]) != wanted:
-        raise other_dimensions(wanted, len(vectors[0]), name)
 
 
 def l2_normalized(vectors: list[list[float]]) -> list[list[float]]:

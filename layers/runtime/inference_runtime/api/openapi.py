@@ -112,58 +112,42 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _object(required: str, **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required.split(), "properties": properties}
+
+
 def _answers(limits: Limits) -> dict[str, Any]:
     """The answers' schemas (and the query's), by component name: what the handlers return."""
-    number_list = {"type": "array", "items": {"type": "number"}}
-    string = {"type": "string"}
-    error_detail = {"type": "object", "required": ["code", "message"], "additionalProperties": False,
-                    "properties": {"code": string, "message": string, "details": {"type": "object"}}}
-    prediction = {"type": "object", "required": ["label", "score"],
-                  "properties": {"label": string, "score": {"type": "number"}}}
-    count = {"type": "integer", "minimum": 0}
+    numbers, string, boolean, number = {"type": "array", "items": {"type": "number"}}, {"type": "string"}, \
+        {"type": "boolean"}, {"type": "number"}
+    count, name, anything = {"type": "integer", "minimum": 0}, {"type": ["string", "null"]}, {"type": "object"}
+    prediction = _object("label score", label=string, score=number)
+    error = _object("code message", code=string, message=string, details=anything) | {"additionalProperties": False}
     return {
-        "PredictResponse": {
-            "type": "object", "required": ["outputs", "model", "version", "instance", "cold_start", "tier"],
-            "properties": {"outputs": {"type": "array"}, "model": {"type": ["string", "null"]},
-                           "version": {"type": ["string", "null"]}, "instance": string,
-                           "cold_start": {"type": "boolean"}, "tier": string}},
-        "WarmResponse": {
-            "type": "object", "required": ["status", "model_loaded", "instance", "first_invocation", "init_type",
-                                           "init"],
-            "properties": {"status": {"const": "warm"}, "model_loaded": {"type": "boolean"}, "instance": string,
-                           "first_invocation": {"type": "boolean"}, "init_type": string, "init": {"type": "object"}}},
-        "HealthResponse": {
-            "type": "object", "required": ["status", "model", "instance", "tier", "init"],
-            "properties": {"status": {"const": "ready"}, "model": {"type": ["string", "null"]}, "instance": string,
-                           "tier": string, "init": {"type": "object"}}},
+        "PredictResponse": _object("outputs model version instance cold_start tier", outputs={"type": "array"},
+                                   model=name, version=name, instance=string, cold_start=boolean, tier=string),
+        "WarmResponse": _object("status model_loaded instance first_invocation init_type init",
+                                status={"const": "warm"}, model_loaded=boolean, instance=string,
+                                first_invocation=boolean, init_type=string, init=anything),
+        "HealthResponse": _object("status model instance tier init", status={"const": "ready"}, model=name,
+                                  instance=string, tier=string, init=anything),
         "HoldMs": {"type": "integer", "minimum": 0, "maximum": limits.max_warm_hold_ms,
                    "description": "keep the environment busy this many ms (keep-warm overlaps its pings so)"},
         "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
-        "Error": {"type": "object", "required": ["error"], "additionalProperties": False,
-                  "properties": {"error": error_detail}},
-        "OpenAIEmbeddingsResponse": {
-            "type": "object", "required": ["object", "data", "model", "usage"],
-            "properties": {
-                "object": {"const": "list"},
-                "data": {"type": "array", "items": {
-                    "type": "object", "required": ["object", "embedding", "index"],
-                    "properties": {"object": {"const": "embedding"}, "index": count, "embedding": {
-                        "anyOf": [number_list, {"type": "string", "contentEncoding": "base64"}]}}}},
-                "model": string,
-                "usage": {"type": "object", "required": ["prompt_tokens", "total_tokens"],
-                          "properties": {"prompt_tokens": count, "total_tokens": count}}}},
-        "OpenAIError": {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["message", "type", "param", "code"],
-            "properties": {"message": string, "type": string, "param": {"type": ["string", "null"]},
-                           "code": string}}}},
-        "TeiEmbedResponse": {"type": "array", "items": number_list},
-        "TeiRerankResponse": {"type": "array", "items": {
-            "type": "object", "required": ["index", "score"],
-            "properties": {"index": count, "score": {"type": "number"}, "text": string}}},
+        "Error": _object("error", error=error) | {"additionalProperties": False},
+        "OpenAIEmbeddingsResponse": _object(
+            "object data model usage", object={"const": "list"}, model=string,
+            data={"type": "array", "items": _object(
+                "object embedding index", object={"const": "embedding"}, index=count,
+                embedding={"anyOf": [numbers, {"type": "string", "contentEncoding": "base64"}]})},
+            usage=_object("prompt_tokens total_tokens", prompt_tokens=count, total_tokens=count)),
+        "OpenAIError": _object("error", error=_object("message type param code", message=string, type=string,
+                                                      param=name, code=string)),
+        "TeiEmbedResponse": {"type": "array", "items": numbers},
+        "TeiRerankResponse": {"type": "array", "items": _object("index score", index=count, score=number, text=string)},
         "TeiPredictResponse": {
             "anyOf": [{"type": "array", "items": prediction},
                       {"type": "array", "items": {"type": "array", "items": prediction}}],
             "description": "one text: its labels by score; a batch, or any body with `parameters` (as "
                            "huggingface_hub sends): a list of those per text"},
     }
-

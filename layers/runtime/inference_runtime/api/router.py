@@ -3,32 +3,29 @@
 Why not Powertools' ``ALBResolver``: importing ``aws_lambda_powertools.event_handler``
 costs 35-80 ms of init that holds the GIL (it imports every resolver it has), on the
 critical path of every cold start. The routing this service needs is small: exact paths
-(``table.ROUTE_SPECS``), the method, one error handler per exception type (the most
-specific registered class wins), and the ALB's response shape (a status line, and
-``multiValueHeaders`` when the target group sends them). The standard library only.
+(``table.ROUTE_SPECS``) by method, one error handler, and the ALB's response shape (a
+status line, and ``multiValueHeaders`` when the target group sends them).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 JSON_CONTENT_TYPE = "application/json"
 
 
+@dataclass(slots=True)
 class Response:
     """A route's answer when a dict or list is not enough: a status, headers, a body."""
 
-    __slots__ = ("body", "content_type", "headers", "status")
-
-    def __init__(self, status: int, body: Any, *, headers: dict[str, str] | None = None,
-                 content_type: str = JSON_CONTENT_TYPE) -> None:
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-        self.content_type = content_type
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON_CONTENT_TYPE
 
 
 class Request:
@@ -63,64 +60,30 @@ def _single_values(event: dict[str, Any], single: str, multi: str) -> dict[str, 
 
 
 RouteHandler = Callable[[Request], Any]
-ErrorHandler = Callable[[Request, Exception], Response]
 
 
 class Router:
-    """Exact-path routes by method, error handlers by exception class, one ``resolve``."""
+    """Exact-path routes by method; ``not_found`` answers any other, ``on_error`` any route's exception."""
 
-    def __init__(self) -> None:
-        self._routes: dict[tuple[str, str], RouteHandler] = {}
-        self._error_handlers: dict[type[Exception], ErrorHandler] = {}
-        self._not_found: Callable[[Request], Response] | None = None
-
-    def route(self, path: str, method: str) -> Callable[[RouteHandler], RouteHandler]:
-        def register(handler: RouteHandler) -> RouteHandler:
-            self._routes[(method.upper(), path)] = handler
-            return handler
-        return register
-
-    def not_found(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
-        """The answer for a method and path no route has (404 or 405 is the handler's choice)."""
-        self._not_found = handler
-        return handler
-
-    def exception_handler(self, kind: type[Exception]) -> Callable[[ErrorHandler], ErrorHandler]:
-        def register(handler: ErrorHandler) -> ErrorHandler:
-            self._error_handlers[kind] = handler
-            return handler
-        return register
+    def __init__(self, routes: dict[tuple[str, str], RouteHandler], *, not_found: Callable[[Request], Response],
+                 on_error: Callable[[Request, Exception], Response]) -> None:
+        self._routes, self._not_found, self._on_error = routes, not_found, on_error
 
     @property
     def routes(self) -> list[tuple[str, str]]:
-        """The registered (method, path) pairs."""
+        """The (method, path) pairs routed."""
         return list(self._routes)
 
     def resolve(self, event: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The ALB response for ``event`` (already checked to have an ALB event's shape).
-
-        ``context`` reaches the routes as ``request.context``.
-        """
+        """The ALB response for ``event`` (already checked to have an ALB event's shape); ``context``
+        reaches the routes as ``request.context``."""
         request = Request(event, context)
         try:
-            handler = self._routes.get((request.method, request.path))
-            if handler is None:
-                if self._not_found is None:
-                    raise LookupError(f"no route {request.method} {request.path}")
-                answer = self._not_found(request)
-            else:
-                answer = handler(request)
+            answer = self._routes.get((request.method, request.path), self._not_found)(request)
             response = answer if isinstance(answer, Response) else Response(200, answer)
-        except Exception as error:  # every route's error goes to its handler, by class
-            response = self._handle(request, error)
+        except Exception as error:  # every route's error is answered, by on_error
+            response = self._on_error(request, error)
         return to_alb_result(response, multi_value=request.multi_value)
-
-    def _handle(self, request: Request, error: Exception) -> Response:
-        for kind in type(error).__mro__:
-            handler = self._error_handlers.get(kind)
-            if handler is not None:
-                return handler(request, error)
-        raise error
 
 
 def to_alb_result(response: Response, *, multi_value: bool = False) -> dict[str, Any]:

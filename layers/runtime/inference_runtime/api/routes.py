@@ -1,10 +1,6 @@
-"""The HTTP surface behind an Application Load Balancer: /predict, /warm, /health, the
-OpenAI- and TEI-shaped routes and /openapi.json, registered from ``table.ROUTE_SPECS``.
-
-The front door in ``template.yaml`` is an ALB whose listener rules send each tier's
-``X-Latency-Tier`` to that tier's function, so the functions receive ALB target-group
-events and answer through ``router.Router`` (the standard library only: Powertools'
-resolver costs tens of milliseconds of init, see ``router.py``).
+"""The HTTP surface behind an Application Load Balancer: the routes of ``table.ROUTE_SPECS``,
+their handlers (this project's own here; OpenAI's and TEI's in their modules, imported by
+their first request), the error answers, and the Lambda handler.
 
 Every failure becomes ``{"error": {"code", "message"}}`` with a 4xx (or 503 while the
 model is unavailable); under ``/v1/`` in OpenAI's error shape, which holds both fields
@@ -18,15 +14,23 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..lifecycle import consume_cold_start
+from ..artifact.spec import Task
+from ..lifecycle import consume_cold_start, init_type, instance_id
 from ..loading.errors import ModelNotReadyError
 from ..log import logger, set_request_id
-from . import native
-from .errors import ApiError, InternalError, MethodNotAllowedError, ModelUnavailableError, RouteNotFoundError, quote
-from .events import check_alb_event
+from .errors import (
+    ApiError,
+    BadRequestError,
+    InternalError,
+    MethodNotAllowedError,
+    ModelUnavailableError,
+    RouteNotFoundError,
+    quote,
+)
+from .events import check_alb_event, inference_body
 from .model import Limits, Model
 from .router import Request, Response, Router, to_alb_result
-from .table import ROUTE_SPECS, ROUTES, is_openai_path
+from .table import PREDICT, ROUTE_SPECS, ROUTES, is_openai_path
 
 if TYPE_CHECKING:
     from ..service import InferenceService
@@ -44,14 +48,14 @@ def error_response(error: ApiError, *, openai: bool = False) -> Response:
 def _openai(request: Request, model: Model, limits: Limits) -> Any:
     from .openai import create_embeddings  # the ecosystem's modules load with their routes' first request
 
-    return create_embeddings(native.inference_body(request), model, limits)
+    return create_embeddings(inference_body(request), model, limits)
 
 
 def _tei(name: str) -> Callable[[Request, Model, Limits], Any]:
     def route(request: Request, model: Model, limits: Limits) -> Any:
         from . import tei
 
-        return getattr(tei, name)(native.inference_body(request), model, limits)
+        return getattr(tei, name)(inference_body(request), model, limits)
     return route
 
 
@@ -62,9 +66,75 @@ def _openapi(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
     return openapi_document(limits, model.describe() if model.ready else None)
 
 
+def environment(request: Request, limits: Limits) -> dict[str, Any]:
+    return {"instance": instance_id(), "cold_start": request.context.get("cold_start", False), "tier": limits.tier}
+
+
+def predict(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
+    # The native route takes the body shape of the loaded model's task:
+    #   embeddings      {"inputs": [...]}                        -> [[float, ...], ...]
+    #   classification  {"inputs": [...], "top_k": k?}          -> [[{"label", "score"}, ...], ...]
+    #   reranking       {"query", "documents": [...], "top_n"?}  -> [{"index", "score"}, ...], best first
+    raw = inference_body(request)
+    task = model.describe().spec.task  # loads the model if needed: 503 with the reason when it cannot
+    body = PREDICT[task].parse(raw, limits)
+    started = time.perf_counter()
+    outputs: list[Any]
+    if task is Task.CLASSIFICATION:
+        texts = body["inputs"]
+        outputs = model.classify(texts, top_k=body["top_k"])
+    elif task is Task.RERANKING:
+        texts = body["documents"]
+        scores = model.rerank(body["query"], texts)
+        best_first = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:body["top_n"]]
+        outputs = [{"index": i, "score": scores[i]} for i in best_first]
+    else:
+        texts = body["inputs"]
+        outputs = model.embed(texts)
+    logger.debug("predict", extra={"task": task.value, "inputs": len(texts),
+                                   "inference_ms": round((time.perf_counter() - started) * 1000, 3)})
+    return {"outputs": outputs, **model.model_identity(), **environment(request, limits)}
+
+
+def warm(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
+    # Cheap by design: no inference. keep-warm passes hold_ms so that its N concurrent
+    # pings overlap and land on N distinct environments.
+    hold_ms = parse_hold_ms(request.query.get("hold_ms"), limits)
+    if not model.ready:
+        model.load()  # raises ModelNotReadyError (503) with the reason
+    if hold_ms:
+        time.sleep(hold_ms / 1000.0)
+    context = environment(request, limits)
+    return {"status": "warm", "model_loaded": True, **model.model_identity(), **context,
+            "first_invocation": context["cold_start"], "init_type": init_type(), "init": model.init_summary()}
+
+
+def health(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
+    if not model.ready:
+        raise ModelUnavailableError(f"not ready: {model.error or 'the model has not been loaded yet'}",
+                                    details={"instance": instance_id(), "tier": limits.tier})
+    return {"status": "ready", **model.model_identity(), "instance": instance_id(), "tier": limits.tier,
+            "init_type": init_type(), "init": model.init_summary()}
+
+
+def parse_hold_ms(raw: str | None, limits: Limits) -> int:
+    """The /warm ``hold_ms`` query parameter: how long keep-warm asks the instance to stay busy."""
+    if raw in (None, ""):
+        return 0
+    try:
+        hold = int(str(raw))
+    except ValueError as exc:
+        raise BadRequestError(f"hold_ms={quote(raw)} is not an integer number of milliseconds; "
+                              f"send 0..{limits.max_warm_hold_ms}", code="invalid_parameter") from exc
+    if not 0 <= hold <= limits.max_warm_hold_ms:
+        raise BadRequestError(f"hold_ms={hold} is out of range; use 0..{limits.max_warm_hold_ms} (MAX_WARM_HOLD_MS)",
+                              code="invalid_parameter")
+    return hold
+
+
 _HANDLERS: dict[str, Callable[[Request, Model, Limits], Any]] = {
-    "predict": native.predict, "warm": native.warm, "health": native.health, "openapi": _openapi,
-    "openai_embeddings": _openai, "tei_embed": _tei("embed"), "tei_rerank": _tei("rerank"), "tei_root": _tei("root"),
+    "predict": predict, "warm": warm, "health": health, "openapi": _openapi, "openai_embeddings": _openai,
+    "tei_embed": _tei("embed"), "tei_rerank": _tei("rerank"), "tei_root": _tei("root"),
 }
 
 
@@ -73,45 +143,34 @@ def _bound(handle: Callable[[Request, Model, Limits], Any], model: Model, limits
 
 
 def build_app(model: Model, limits: Limits) -> Router:
-    """Wire the routes to ``model``; the router is built once per environment."""
-    app = Router()
-    for spec in ROUTE_SPECS:
-        app.route(spec.path, spec.method)(_bound(_HANDLERS[spec.operation], model, limits))
+    """The routes of ``ROUTE_SPECS`` wired to ``model``; built once per environment."""
+    return Router({(spec.method, spec.path): _bound(_HANDLERS[spec.operation], model, limits) for spec in ROUTE_SPECS},
+                  not_found=_not_found, on_error=_on_error)
 
-    @app.not_found
-    def not_found(request: Request) -> Response:
-        method, path = request.method, request.path
-        allowed = ROUTES.get(path)
-        # Method and path are the client's: quoted, so that no control character or lone
-        # surrogate is echoed into the response.
-        if allowed:
-            return error_response(MethodNotAllowedError(
-                f"method {quote(method)} is not allowed on {path}; use {', '.join(allowed)}",
-                headers={"Allow": ", ".join(allowed)}), openai=is_openai_path(path))
-        return error_response(RouteNotFoundError(
-            f"no route {quote(path)}; the routes are {', '.join(f'{m} {p}' for p, ms in ROUTES.items() for m in ms)}"
-        ), openai=is_openai_path(path))
 
-    @app.exception_handler(ApiError)
-    def api_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, ApiError)  # nosec B101 (registered for ApiError)
-        if error.status >= 500:
-            logger.warning("request refused", extra={"code": error.code, "error": error.message})
-        return error_response(error, openai=is_openai_path(request.path))
+def _not_found(request: Request) -> Response:
+    method, path = request.method, request.path
+    allowed = ROUTES.get(path)
+    # Method and path are the client's: quoted, so that no control character or lone
+    # surrogate is echoed into the response.
+    if allowed:
+        raise MethodNotAllowedError(f"method {quote(method)} is not allowed on {path}; use {', '.join(allowed)}",
+                                    headers={"Allow": ", ".join(allowed)})
+    raise RouteNotFoundError(f"no route {quote(path)}; the routes are "
+                             f"{', '.join(f'{m} {p}' for p, ms in ROUTES.items() for m in ms)}")
 
-    @app.exception_handler(ModelNotReadyError)
-    def model_not_ready(request: Request, error: Exception) -> Response:
+
+def _on_error(request: Request, error: Exception) -> Response:
+    if isinstance(error, ModelNotReadyError):
         # The model layer says why it is not ready; the HTTP layer says 503 model_not_ready.
-        return api_error(request, ModelUnavailableError(str(error)))
-
-    @app.exception_handler(Exception)
-    def unexpected(request: Request, error: Exception) -> Response:
+        error = ModelUnavailableError(str(error))
+    if not isinstance(error, ApiError):
         # A bug of ours, not the client's: log the traceback, answer without it.
         logger.exception("unhandled error")
-        return error_response(InternalError("internal error; the details are in the function's logs"),
-                              openai=is_openai_path(request.path))
-
-    return app
+        error = InternalError("internal error; the details are in the function's logs")
+    elif error.status >= 500:
+        logger.warning("request refused", extra={"code": error.code, "error": error.message})
+    return error_response(error, openai=is_openai_path(request.path))
 
 
 def build_handler(service: InferenceService) -> Handler:

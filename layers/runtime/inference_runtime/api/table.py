@@ -33,12 +33,11 @@ NO_RAW_SCORES = Field("raw_scores", Kind.BOOL, default=False, nullable=False, re
                           "leave it out", description="false only: scores come after the model's activation")
 
 
-# --- checks that need the served model -------------------------------------------------------
+# --- what needs the served model (``model``: its ModelDescription) ------------------------------
 
 def model_name_pattern(name: str) -> str:
     """The served name, or any ``<organisation>/<name>``, as an anchored regular expression."""
-    escaped = "".join(f"\\{c}" if c in ".^$*+?()[]{}|\\/" else c for c in name)
-    return f"^([^/]+/)?{escaped}$"
+    return "^([^/]+/)?" + "".join(f"\\{c}" if c in ".^$*+?()[]{}|\\/" else c for c in name) + "$"
 
 
 def _served_name(requested: str | None, model: Any) -> None:
@@ -47,17 +46,12 @@ def _served_name(requested: str | None, model: Any) -> None:
                                  f"{model.name!r}: send that as model, or leave model out", param="model")
 
 
-def other_dimensions(wanted: int, own: int, name: str) -> UnprocessableError:
-    return UnprocessableError(
-        f"dimensions={wanted}, but {name} gives {own}-dimensional embeddings and this service does not "
-        f"shorten them; leave dimensions out, or send {own}", code="unsupported_dimensions", param="dimensions")
-
-
-def _own_dimensions(wanted: int | None, model: Any) -> None:
-    # Known before inference when the contract states it; else checked on the vectors (handlers).
-    own = dimensions(model)
+def other_dimensions(wanted: int | None, own: int | None, name: str) -> None:
+    """422 unless ``wanted`` (None: any) is the model's own size (None: unknown yet, checked on the vectors)."""
     if wanted is not None and own is not None and wanted != own:
-        raise other_dimensions(wanted, own, model.name)
+        raise UnprocessableError(
+            f"dimensions={wanted}, but {name} gives {own}-dimensional embeddings and this service does not "
+            f"shorten them; leave dimensions out, or send {own}", code="unsupported_dimensions", param="dimensions")
 
 
 def _normalize_possible(normalize: bool, model: Any) -> None:
@@ -66,26 +60,15 @@ def _normalize_possible(normalize: bool, model: Any) -> None:
                                        "normalize=false cannot be honoured; leave it out or send true")
 
 
-def _name_schema(model: Any, limits: Limits) -> dict[str, Any]:
-    return {**nullable({"type": "string", "pattern": model_name_pattern(model.name)}),
-            "description": f"{model.name} (or <organisation>/{model.name}); left out or null: the served model"}
-
-
 def _dimensions_schema(model: Any, limits: Limits) -> dict[str, Any]:
     own = dimensions(model)
-    if own is None:
-        return {**nullable({"type": "integer", "minimum": 1}), "description": DIMENSIONS.description}
-    return {"enum": [own, None], "description": f"only {own}, the model's own"}
+    return ({"enum": [own, None], "description": f"only {own}, the model's own"} if own else
+            {**nullable({"type": "integer", "minimum": 1}), "description": DIMENSIONS.description})
 
 
-def _normalize_schema(model: Any, limits: Limits) -> dict[str, Any]:
-    if model.spec.normalize:
-        return {"type": "boolean", "default": True, "const": True,
-                "description": "this model's embeddings are L2-normalised in its graph"}
-    return {"type": "boolean", "default": True}
-
-
-DIMENSIONS = Field("dimensions", Kind.POSITIVE_INT, check=_own_dimensions, model_schema=_dimensions_schema,
+DIMENSIONS = Field("dimensions", Kind.POSITIVE_INT, check=lambda wanted, m: other_dimensions(wanted, dimensions(m),
+                                                                                            m.name),
+                   model_schema=_dimensions_schema,
                    description="only the model's own number of dimensions (no Matryoshka truncation)")
 # Replaced by the served model's name in the document's examples.
 SERVED_NAME = "all-MiniLM-L6-v2"
@@ -127,8 +110,10 @@ PREDICT: Mapping[Task, Body] = {
 # --- OpenAI's embeddings ------------------------------------------------------------------------
 OPENAI_EMBEDDINGS = Body("OpenAIEmbeddingsRequest", (
     Field("input", Kind.TEXTS, required=True, description=INPUTS_NOTE),
-    Field("model", Kind.STRING, check=_served_name, model_schema=_name_schema,
-          description="the served model's name; left out: it"),
+    Field("model", Kind.STRING, check=_served_name, description="the served model's name; left out: it",
+          model_schema=lambda m, _: {**nullable({"type": "string", "pattern": model_name_pattern(m.name)}),
+                                     "description": f"{m.name} (or <organisation>/{m.name}); left out or null: "
+                                                    "the served model"}),
     Field("encoding_format", Kind.CHOICE, default="float", choices=("float", "base64"), schema_default="float",
           description="base64: the little-endian float32 bytes of each vector"),
     DIMENSIONS,
@@ -139,7 +124,9 @@ OPENAI_EMBEDDINGS = Body("OpenAIEmbeddingsRequest", (
 TEI_EMBED = Body("TeiEmbedRequest", (
     Field("inputs", Kind.TEXTS, required=True, description=INPUTS_NOTE),
     Field("normalize", Kind.BOOL, default=True, nullable=False, schema_default=True, check=_normalize_possible,
-          model_schema=_normalize_schema),
+          model_schema=lambda m, _: {"type": "boolean", "default": True} | (
+              {"const": True, "description": "this model's embeddings are L2-normalised in its graph"}
+              if m.spec.normalize else {})),
     *TRUNCATION,
     Field("prompt_name", Kind.NULL, why="this service applies no prompts; prepend the prompt text to each input "
                                         "yourself, and send prompt_name null or leave it out (got {got})",
@@ -187,25 +174,21 @@ TEI_PREDICT = Body("TeiPredictRequest", (
 # --- the routes ---------------------------------------------------------------------------------
 
 class RouteSpec(NamedTuple):
-    """One route: method and path, the handler's name, the tasks it serves, its bodies and answers."""
+    """One route. ``operation``: its OpenAPI operationId and handler; ``tasks``: the model tasks it
+    serves (any other: 422 task_not_supported); ``request``: its body per task; ``response``: its
+    answer's schema per task (openapi.py); ``shape``: native, openai (errors too) or tei;
+    ``errors``: the statuses it answers besides 404/405."""
 
     method: str
     path: str
-    #: the OpenAPI operationId, and the name build_app registers the handler under
     operation: str
     summary: str
-    #: the model tasks the route serves; any other answers 422 task_not_supported
     tasks: tuple[Task, ...]
-    #: the JSON body per task; empty for routes without a body
     request: Mapping[Task, Body] = {}
-    #: the 200 answer's schema per task (component names, in openapi.py)
     response: Mapping[Task, str] = {}
-    #: "native", "openai" or "tei": the shape family (and for "openai" the error shape too)
     shape: str = "native"
     description: str = ""
-    #: query parameters: name -> component schema name
     query: Mapping[str, str] = {}
-    #: the error statuses the route answers besides 404/405 for unknown routes and methods
     errors: tuple[int, ...] = (400, 413, 422, 503)
 
 

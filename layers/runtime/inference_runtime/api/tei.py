@@ -1,23 +1,13 @@
 """Hugging Face Text Embeddings Inference (TEI) shapes: ``POST /embed``, ``POST /rerank``, ``POST /``.
 
-Request and answer shapes follow TEI's router (``router/src/http/types.rs``): ``/embed``
-answers ``[[float, ...], ...]``, ``/rerank`` ``[{"index", "score", "text"?}]`` sorted by
-score, and TEI's ``/predict`` ``[{"label", "score"}]`` (one text) or a list of those (a
-batch ``[[text], ...]``), sorted by score. ``POST /`` dispatches on the model's task as
-TEI's root does. It is also where huggingface_hub's InferenceClient posts every task when
-given this service's URL (``InferenceClient(base_url=url)``), so it accepts what that
-client sends there: ``encoding_format`` and ``dimensions`` for features, and for
-classification ``parameters``, with which a body is in the HF Inference API's shape and
-gets that API's answer, a list per text even for one text (the client parses a flat list
-into one label, not a list).
-
-Classification in TEI's shape is served at ``POST /`` only: ``/predict`` is this
-project's own route. What this service does not do is refused with a 422 that says so
-(the bodies in ``table.py`` list them): left truncation, ``raw_scores: true``, prompts,
-sentence pairs, ``normalize: false`` for a model that normalises in its graph, other
-``dimensions``. ``truncate`` is accepted; inputs are always truncated at the model's
-maximum length (TEI's default, ``--auto-truncate``). Errors keep this project's shape:
-TEI's own is a bare string, which huggingface_hub reads no better.
+Shapes as TEI's router (``router/src/http/types.rs``); ``POST /`` dispatches on the model's
+task as TEI's root does, and is where huggingface_hub's ``InferenceClient(base_url=url)``
+posts every task: a body with ``parameters`` (its text_classification always sends one)
+gets the HF Inference API's answer, a list per text. Classification in TEI's shape is
+served at ``POST /`` only (``/predict`` is this project's own). What this service does not
+do is refused with a 422 that says so (the bodies in ``table.py`` list it); inputs are
+always truncated at the model's maximum length (TEI's ``--auto-truncate``). Errors keep
+this project's shape: TEI's own is a bare string, which huggingface_hub reads no better.
 """
 
 from __future__ import annotations
@@ -28,7 +18,16 @@ from ..artifact.spec import Task
 from .errors import TaskNotServedError, UnprocessableError
 from .fields import check_texts, unsupported
 from .model import Limits, Model
-from .table import CLASSIFICATION, EMBEDDINGS, RERANKING, ROUTE_SPECS, TEI_EMBED, TEI_PREDICT, TEI_RERANK
+from .table import (
+    CLASSIFICATION,
+    EMBEDDINGS,
+    RERANKING,
+    ROUTE_SPECS,
+    TEI_EMBED,
+    TEI_PREDICT,
+    TEI_RERANK,
+    other_dimensions,
+)
 
 if TYPE_CHECKING:
     from ..service import ModelDescription
@@ -68,11 +67,11 @@ def root(raw: bytes, model: Model, limits: Limits) -> Any:
 
 
 def _embed(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> list[list[float]]:
-    from .openai import check_dimensions, l2_normalized
+    from .openai import l2_normalized
 
     body = TEI_EMBED.parse(raw, limits, description)
     vectors = model.embed(body["inputs"])
-    check_dimensions(body["dimensions"], vectors, description.name)
+    other_dimensions(body["dimensions"], len(vectors[0]) if vectors else None, description.name)
     return l2_normalized(vectors) if body["normalize"] and not description.spec.normalize else vectors
 
 
@@ -97,10 +96,7 @@ def _predict(raw: bytes, model: Model, limits: Limits) -> Any:
     predictions = [sorted(({"label": str(p["label"]), "score": float(p["score"])} for p in per_text),
                           key=_score, reverse=True)
                    for per_text in model.classify(texts, top_k=top_k)]
-    # A body with "parameters" is huggingface_hub's (HF Inference API shape; its
-    # text_classification always sends one): answer in that API's shape too, a list per
-    # text, which is what the client parses into a list of labels. TEI's own: one text,
-    # one flat list.
+    # huggingface_hub parses a list per text into labels (a flat list, into one label); TEI's own: one flat list.
     return predictions if batch or parameters is not None else predictions[0]
 
 
