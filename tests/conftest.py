@@ -1,4 +1,9 @@
-"""Shared fixtures. The real artifact is built once (make artifact does it; so does this)."""
+"""Shared fixtures: a tiny exported model for unit tests, and the real artifact for the rest.
+
+Unit tests load ``tiny_artifact_dir`` (a few hundred kilobytes, exported once per session
+by the real builder); the real 87 MB all-MiniLM-L6-v2 (``artifact_dir``, built by
+``make artifact`` or here) is for component and integration tests.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ARTIFACT_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT embeddings model (hidden 32, 2 layers), exported and verified by the real
+    builder: the runtime's whole path, without the real model's load time. Read-only: copy
+    it (``tmp_path``) to damage it."""
+    from tests.tiny_models import tiny_artifact
+
+    return tiny_artifact(tmp_path_factory.mktemp("tiny-shared"))
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from inference_runtime.service import InferenceService
 from tests.helpers import REPO_ROOT
 
 
-def test_report_draws_a_png_from_an_init_log_line(artifact_dir: Path, tmp_path: Path) -> None:
+def test_report_draws_a_png_from_an_init_log_line(tiny_artifact_dir: Path, tmp_path: Path) -> None:
     # GIVEN the init log line a function writes (the shape CloudWatch Logs holds)
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir))
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact_dir))
     service.start()
     log = tmp_path / "init.log"
     log.write_text("START RequestId: x\n" + json.dumps({"event": "init", "trace": service.trace.to_dict()}) + "\n")
@@ -81,11 +81,12 @@ def test_bench_gpu_big_model_computes_its_matmul_stack(tmp_path: Path) -> None:
     assert (tmp_path / "model.onnx.data").stat().st_size == 3 * 64 * 64 * 4
 
 
-def test_bench_gpu_session_probe_runs_both_models_on_the_cpu(artifact_dir: Path, tmp_path: Path) -> None:
+def test_bench_gpu_session_probe_runs_both_models_on_the_cpu(tiny_artifact_dir: Path, tmp_path: Path) -> None:
     from tools.bench.gpu import make_big_model
 
     big = make_big_model(tmp_path, 2 * 32 * 32 * 4 / 2**30, width=32)
-    for model, shapes in ((artifact_dir / "model.onnx", "1x16,4x32"), (big, "1x32,8x32")):
+    # A tiny encoder with the real one's inputs stands for it: the probe is under test, not the model
+    for model, shapes in ((tiny_artifact_dir / "model.onnx", "1x16,4x32"), (big, "1x32,8x32")):
         out = subprocess.run([sys.executable, "-m", "tools.bench.gpu_probe", "session", str(model), "--shapes", shapes,
                               "--cpu"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
         report = json.loads(out.stdout.strip().splitlines()[-1])
