@@ -292,7 +292,8 @@ def test_a_provisioned_environment_killed_mid_request_is_a_502_and_is_provisione
     # processes were stopped: the caller waited for neither
     answered = seq(deployment, "invocation", environment.id, function_error="Unhandled")
     assert answered < inits[1]["seq"], "the caller waited for the replacement's init"
-    assert answered < seq(deployment, "ended", environment.id, after="death"), "the caller waited for the dead processes"
+    assert answered < seq(deployment, "ended", environment.id, after="death"), \
+        "the caller waited for the dead processes"
 
 
 def test_a_function_that_times_out_is_a_function_error_and_its_environment_is_replaced(artifact_dir: Path) -> None:
