@@ -12,6 +12,7 @@ import base64
 import json
 import math
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,6 @@ from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
 from tests.helpers import load_event
-from tests.tiny_models import tiny_artifact
 from tests.unit.fake_services import LABELS, FakeService
 from tests.unit.test_fuzz_request_path import JSON_VALUES, TEXT
 
@@ -34,8 +34,8 @@ TEXTS = ["A man is eating food.", "Serverless inference, fast from the first req
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> InferenceService:
-    loaded = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact(tmp_path_factory.mktemp("tiny"))))
+def service(tiny_artifact_dir: Path) -> InferenceService:
+    loaded = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact_dir))
     loaded.start()
     assert loaded.ready, loaded.error
     return loaded

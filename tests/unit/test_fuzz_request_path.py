@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -27,7 +28,6 @@ from inference_runtime.lifecycle import new_instance
 from inference_runtime.lifecycle.metrics import ColdStartMetrics
 from inference_runtime.service import InferenceService
 from tests.helpers import load_event
-from tests.tiny_models import tiny_artifact
 
 FUZZ = settings(
     max_examples=2000,
@@ -165,11 +165,11 @@ def malformed_events(draw: st.DrawFn) -> Any:
 # --- the property: checked after every example ---------------------------------------
 
 @pytest.fixture(scope="session")
-def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> InferenceService:
+def fuzz_service(tiny_artifact_dir: Path) -> InferenceService:
     # A tiny exported embedding model: the request path is the same, each example far cheaper.
     # With metrics on, as in Lambda: every request also goes through the EMF emission.
-    artifact = tiny_artifact(tmp_path_factory.mktemp("tiny"))
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact, max_warm_hold_ms=MAX_HOLD_MS),
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact_dir,
+                                                      max_warm_hold_ms=MAX_HOLD_MS),
                                metrics=ColdStartMetrics("FastInferenceFuzz", "standard"))
     service.start()
     assert service.ready, service.error

@@ -20,7 +20,6 @@ from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
 from tests.helpers import body, event_files, load_event
-from tests.tiny_models import tiny_artifact
 
 # Every bad-request event in events/, with the status and code it must get.
 BAD_REQUESTS = {
@@ -33,14 +32,9 @@ BAD_REQUESTS = {
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random BERT embedding model (32 dimensions, normalised), exported by the real builder."""
-    return tiny_artifact(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def loaded_service(tiny: Path) -> InferenceService:
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny))
+def loaded_service(tiny_artifact_dir: Path) -> InferenceService:
+    # tests/conftest.py's tiny BERT embedding model: 32 dimensions, normalised in its graph.
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact_dir))
     service.start()
     assert service.ready, service.error
     return service
