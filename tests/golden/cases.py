@@ -445,7 +445,7 @@ def serve(artifact: Path, module_name: str) -> Callable[[Any, Any], dict[str, An
     from inference_runtime.lifecycle import new_instance
 
     new_instance()  # the first case is this environment's cold start
-    return module.handler  # type: ignore[no-any-return]
+    return module.handler
 
 
 def replay(handler: Callable[[Any, Any], dict[str, Any]], kind: str, **kwargs: Any) -> dict[str, Any]:

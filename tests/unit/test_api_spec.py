@@ -20,7 +20,7 @@ from openapi_spec_validator import validate as validate_openapi
 from inference_runtime.api.events import alb_request_event
 from inference_runtime.api.model import Limits
 from inference_runtime.api.openapi import openapi_document
-from inference_runtime.api.routes import ROUTES, build_app, build_handler
+from inference_runtime.api.routes import ROUTES, build_app, handler_for
 from inference_runtime.api.table import ROUTE_SPECS
 from tests.helpers import REPO_ROOT
 from tests.unit.fake_services import FakeService
@@ -79,7 +79,7 @@ def test_docs_openapi_json_is_current() -> None:
 
 
 def test_served_document_names_the_model_and_what_it_cannot_serve(service: FakeService) -> None:
-    status, document = send(build_handler(service), "GET", "/openapi.json")
+    status, document = send(handler_for(service, Limits()), "GET", "/openapi.json")
     assert status == 200
     validate_openapi(document)
     assert document["info"]["x-model"] == {"name": MODEL, "task": "embeddings", "dimensions": 384,
@@ -94,7 +94,7 @@ def test_served_document_names_the_model_and_what_it_cannot_serve(service: FakeS
 def test_before_the_model_loads_the_generic_document_is_served() -> None:
     idle = FakeService("embeddings")
     idle.ready = False
-    status, document = send(build_handler(idle), "GET", "/openapi.json")
+    status, document = send(handler_for(idle, Limits()), "GET", "/openapi.json")
     assert status == 200 and "x-model" not in document["info"]
     assert document == openapi_document(Limits())
 
@@ -216,7 +216,7 @@ def check_agreement(handler: Any, document: dict[str, Any], method: str, path: s
 def test_embedding_model_answers_2xx_exactly_for_documented_requests(service: FakeService, method: str,
                                                                     path: str) -> None:
     # GIVEN the document the deployment serves for its model (all-MiniLM-L6-v2, embeddings)
-    handler = build_handler(service)
+    handler = handler_for(service, Limits())
     _, document = send(handler, "GET", "/openapi.json")
     # WHEN each example is sent THEN 2xx exactly when the document's schema accepts it
     seen = check_agreement(handler, document, method, path, EMBEDDING_EXAMPLES[(method, path)])
@@ -228,7 +228,7 @@ def test_embedding_model_answers_2xx_exactly_for_documented_requests(service: Fa
                                                 for route in sorted(routes)])
 def test_other_tasks_answer_2xx_exactly_for_documented_requests(task: str, method: str, path: str) -> None:
     fake = FakeService(task)
-    handler = build_handler(fake)
+    handler = handler_for(fake, Limits())
     _, document = send(handler, "GET", "/openapi.json")
     assert document["info"]["x-model"]["task"] == task
     seen = check_agreement(handler, document, method, path, FAKE_EXAMPLES[task][(method, path)])
@@ -238,7 +238,7 @@ def test_other_tasks_answer_2xx_exactly_for_documented_requests(task: str, metho
 
 @pytest.mark.parametrize("hold_ms", [None, "0", "1", "2001", "-1", "abc", "1.5", "99999"])
 def test_warm_query_parameter_agrees_with_the_document(service: FakeService, hold_ms: str | None) -> None:
-    handler = build_handler(service)
+    handler = handler_for(service, Limits())
     _, document = send(handler, "GET", "/openapi.json")
     parameter = document["paths"]["/warm"]["get"]["parameters"][0]
     assert parameter["name"] == "hold_ms"
@@ -255,7 +255,7 @@ def test_warm_query_parameter_agrees_with_the_document(service: FakeService, hol
 
 @pytest.mark.parametrize("path", ["/health", "/openapi.json"])
 def test_get_routes_answer_what_the_document_says(service: FakeService, path: str) -> None:
-    handler = build_handler(service)
+    handler = handler_for(service, Limits())
     _, document = send(handler, "GET", "/openapi.json")
     status, answer = send(handler, "GET", path)
     assert status == 200
