@@ -61,11 +61,13 @@ def test_forked_environments_are_restored_each_with_its_own_identity(artifact_di
         assert (snapshot["environment"], snapshot["during"]) == ("snapshot", "snapshot")
         assert fleet.snapshot["python_threads"] == 1 and fleet.snapshot["os_threads"] <= 2
         snapshot_instance = _snapshot_instance(fleet)
-        # WHEN two requests at once start two environments from it
+        # WHEN two requests at once start two environments from it (the second sent once the
+        # first holds its environment, so that it cannot be served by the first one's)
         answers: list[dict[str, Any]] = []
-        threads = [threading.Thread(target=lambda: answers.append(warm(fleet, 500))) for _ in range(2)]
-        for thread in threads:
-            thread.start()
+        threads = [threading.Thread(target=lambda: answers.append(warm(fleet, 2000))) for _ in range(2)]
+        threads[0].start()
+        wait_for(lambda: any(s.busy for e in fleet.environments for s in e.slots))
+        threads[1].start()
         for thread in threads:
             thread.join()
         forked = [c for c in children_of(zygote.pid)]
