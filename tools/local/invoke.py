@@ -16,23 +16,32 @@ import json
 import sys
 from pathlib import Path
 
+from lambda_shared.env import KEEP_WARM_POLICY, LAMBDA_ENDPOINT_URL, WARM_HOLD_MS
+from lambda_shared.tiers import keep_warm_tiers
+
 from .deployment import LocalDeployment
 from .emulator import FUNCTIONS, check_runtime_ready, start_function
 
 
 def keepwarm_environment(deployment: LocalDeployment, standard: int, premium: int) -> dict[str, str]:
-    """What template.yaml gives the keep-warm function, pointed at the local Lambda service."""
+    """What template.yaml gives the keep-warm function, pointed at the local Lambda service.
+
+    The per-tier variables are the tier table's (lambda_shared.tiers), for the tiers keep-warm pings.
+    """
     arn = "arn:aws:lambda:us-east-1:000000000000:function:{}:live"
+    counts = {"standard": standard, "premium": premium}
+    env: dict[str, str] = {}
+    for tier in keep_warm_tiers():
+        assert tier.alias_env and tier.warm_count_env  # nosec B101 - keep_warm_tiers() have both
+        env[tier.alias_env] = arn.format(f"{tier.name.capitalize()}Function")
+        env[tier.warm_count_env] = str(counts[tier.name])
     return {
-        "STANDARD_ALIAS_ARN": arn.format("StandardFunction"),
-        "PREMIUM_ALIAS_ARN": arn.format("PremiumFunction"),
-        "STANDARD_WARM_COUNT": str(standard),
-        "PREMIUM_WARM_COUNT": str(premium),
-        "WARM_HOLD_MS": "250",
-        "LAMBDA_ENDPOINT_URL": deployment.lambda_service.endpoint_url,
+        **env,
+        WARM_HOLD_MS: "250",
+        LAMBDA_ENDPOINT_URL: deployment.lambda_service.endpoint_url,
         # No CloudWatch here, and nothing local may reach AWS: the policies that read the
         # tiers' metrics are tested against a loopback CloudWatch (test_keepwarm_policy.py).
-        "KEEP_WARM_POLICY": "fixed",
+        KEEP_WARM_POLICY: "fixed",
     }
 
 
