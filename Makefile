@@ -197,13 +197,25 @@ bench-gpu: $(STAMPS)/venv artifact ## GPU cold start on ONNX Runtime CUDA: LAZY 
 	$(MAKE) --no-print-directory $(STAMPS)/gpu-venv && $(PY) -m tools.bench.gpu --python $(GPU_VENV)/bin/python
 
 # The GPU image is not built by sam build (template.yaml's GpuFunction says why): this builds the
-# Dockerfile's runtime-gpu target and pushes it (needs Docker with BuildKit and an ECR login).
-gpu-image: ## build and push the GPU image: make gpu-image GPU_IMAGE_REPOSITORY=<account>.dkr.ecr.<region>.amazonaws.com/<repo>
-	@test -n "$(GPU_IMAGE_REPOSITORY)" || { echo "set GPU_IMAGE_REPOSITORY to an ECR repository URI"; exit 1; }
-	DOCKER_BUILDKIT=1 docker build --target runtime-gpu -f functions/inference/Dockerfile \
-		-t $(GPU_IMAGE_REPOSITORY):runtime-gpu-$$(git rev-parse --short HEAD) .
-	docker push $(GPU_IMAGE_REPOSITORY):runtime-gpu-$$(git rev-parse --short HEAD)
-	@echo "GpuImageUri=$(GPU_IMAGE_REPOSITORY):runtime-gpu-$$(git rev-parse --short HEAD)"
+# Dockerfile's runtime-gpu target and pushes it. Lambda takes only a single-platform image manifest
+# (docker/OCI v2) for its architecture: recent Docker pushes an image index with provenance and SBOM
+# attestations by default, which Lambda refuses, and an ARM laptop builds arm64 unless told; hence
+# buildx with --platform linux/amd64 --provenance=false --sbom=false. The ECR repository is created
+# (scan on push) when missing. Needs Docker with buildx and the AWS CLI with credentials for the account.
+gpu_registry = $(firstword $(subst /, ,$(GPU_IMAGE_REPOSITORY)))
+gpu_region = $(word 4,$(subst ., ,$(gpu_registry)))
+gpu_repository_name = $(patsubst $(gpu_registry)/%,%,$(GPU_IMAGE_REPOSITORY))
+gpu_tag = runtime-gpu-$(shell git rev-parse --short HEAD)
+gpu-image: ## build (linux/amd64, one manifest) and push the GPU image, creating the ECR repository if missing: make gpu-image GPU_IMAGE_REPOSITORY=<account>.dkr.ecr.<region>.amazonaws.com/<repo>
+	@case "$(GPU_IMAGE_REPOSITORY)" in *.dkr.ecr.*.amazonaws.com/?*) ;; \
+	  *) echo "set GPU_IMAGE_REPOSITORY to an ECR repository URI: <account>.dkr.ecr.<region>.amazonaws.com/<repo>"; exit 1;; esac
+	aws ecr describe-repositories --region $(gpu_region) --repository-names $(gpu_repository_name) >/dev/null 2>&1 || \
+		aws ecr create-repository --region $(gpu_region) --repository-name $(gpu_repository_name) \
+		--image-scanning-configuration scanOnPush=true >/dev/null
+	aws ecr get-login-password --region $(gpu_region) | docker login --username AWS --password-stdin $(gpu_registry)
+	docker buildx build --platform linux/amd64 --provenance=false --sbom=false --target runtime-gpu \
+		-f functions/inference/Dockerfile -t $(GPU_IMAGE_REPOSITORY):$(gpu_tag) --push .
+	@echo "GpuImageUri=$(GPU_IMAGE_REPOSITORY):$(gpu_tag)"
 
 publish: setup artifact ## publish the artifact: make publish DEST=s3://bucket/prefix/ [ENDPOINT=http://…] [NAME=…]
 	$(PY) -m tools.publish $(ARTIFACT_DIR) $(DEST) --registry functions/inference/models.json $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(NAME),--name $(NAME))
