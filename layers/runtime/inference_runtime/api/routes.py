@@ -1,5 +1,5 @@
 """The HTTP surface behind an Application Load Balancer: the routes of ``table.ROUTE_SPECS``,
-their handlers (this project's own here; OpenAI's and TEI's in their modules, imported by
+their handlers (this project's own here; OpenAI's and TEI's in ``ecosystem``, imported by
 their first request), the error answers, and the Lambda handler.
 
 Every failure becomes ``{"error": {"code", "message"}}`` with a 4xx (or 503 while the
@@ -30,7 +30,7 @@ from .errors import (
 from .events import check_alb_event, inference_body
 from .model import Limits, Model
 from .router import Request, Response, Router, to_alb_result
-from .table import PREDICT, ROUTE_SPECS, ROUTES, is_openai_path
+from .table import PREDICT, ROUTE_SPECS, ROUTES
 
 if TYPE_CHECKING:
     from ..service import InferenceService
@@ -45,22 +45,16 @@ def error_response(error: ApiError, *, openai: bool = False) -> Response:
     return Response(error.status, error.openai_body() if openai else error.body(), headers=error.headers)
 
 
-def _openai(request: Request, model: Model, limits: Limits) -> Any:
-    from .openai import create_embeddings  # the ecosystem's modules load with their routes' first request
-
-    return create_embeddings(inference_body(request), model, limits)
-
-
-def _tei(name: str) -> Callable[[Request, Model, Limits], Any]:
+def _ecosystem(operation: str) -> Callable[[Request, Model, Limits], Any]:
     def route(request: Request, model: Model, limits: Limits) -> Any:
-        from . import tei
+        from . import ecosystem  # OpenAI's and TEI's shapes load with their routes' first request
 
-        return getattr(tei, name)(inference_body(request), model, limits)
+        return getattr(ecosystem, operation)(inference_body(request), model, limits)
     return route
 
 
-def _openapi(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
-    from .openapi import openapi_document
+def openapi(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
+    from .openapi import openapi_document  # built by its first request, never at cold start
 
     # Before the model is loaded: the generic document, rather than a 503.
     return openapi_document(limits, model.describe() if model.ready else None)
@@ -132,20 +126,14 @@ def parse_hold_ms(raw: str | None, limits: Limits) -> int:
     return hold
 
 
-_HANDLERS: dict[str, Callable[[Request, Model, Limits], Any]] = {
-    "predict": predict, "warm": warm, "health": health, "openapi": _openapi, "openai_embeddings": _openai,
-    "tei_embed": _tei("embed"), "tei_rerank": _tei("rerank"), "tei_root": _tei("root"),
-}
-
-
-def _bound(handle: Callable[[Request, Model, Limits], Any], model: Model, limits: Limits) -> Callable[[Request], Any]:
-    return lambda request: handle(request, model, limits)
-
-
 def build_app(model: Model, limits: Limits) -> Router:
     """The routes of ``ROUTE_SPECS`` wired to ``model``; built once per environment."""
-    return Router({(spec.method, spec.path): _bound(_HANDLERS[spec.operation], model, limits) for spec in ROUTE_SPECS},
-                  not_found=_not_found, on_error=_on_error)
+    native = {"predict": predict, "warm": warm, "health": health, "openapi": openapi}
+
+    def bound(handle: Callable[[Request, Model, Limits], Any]) -> Callable[[Request], Any]:
+        return lambda request: handle(request, model, limits)
+    return Router({(spec.method, spec.path): bound(native.get(spec.operation) or _ecosystem(spec.operation))
+                   for spec in ROUTE_SPECS}, not_found=_not_found, on_error=_on_error)
 
 
 def _not_found(request: Request) -> Response:
@@ -170,7 +158,8 @@ def _on_error(request: Request, error: Exception) -> Response:
         error = InternalError("internal error; the details are in the function's logs")
     elif error.status >= 500:
         logger.warning("request refused", extra={"code": error.code, "error": error.message})
-    return error_response(error, openai=is_openai_path(request.path))
+    # Anything under /v1/ (its route, 404s, 405s) is OpenAI's, whose clients read its error shape.
+    return error_response(error, openai=request.path.startswith("/v1/"))
 
 
 def build_handler(service: InferenceService) -> Handler:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from ..artifact.spec import Task
 from .errors import ModelNotFoundError, UnprocessableError, quote
-from .fields import Body, Field, Kind, nullable, unsupported
+from .fields import Body, Field, Kind, check_texts, nullable, text_schemas, unsupported
 from .model import Limits, dimensions
 
 EMBEDDINGS, CLASSIFICATION, RERANKING = Task.EMBEDDINGS, Task.CLASSIFICATION, Task.RERANKING
@@ -143,15 +143,32 @@ TEI_RERANK = Body("TeiRerankRequest", (
     ({"query": "What is Deep Learning?", "texts": ["Deep Learning is...", "Cheese is..."]},))
 
 
-def _tei_predict_inputs(value: Any, limits: Limits) -> tuple[list[str], bool]:
-    from .tei import predict_inputs  # TEI's PredictInput, parsed where TEI's shapes live
+def tei_predict_inputs(value: Any, limits: Limits) -> tuple[list[str], bool]:
+    """TEI's PredictInput: a text, ``[text]``, or a batch ``[[text], ...]`` (pairs are refused); and if a batch.
 
-    return predict_inputs(value, limits)
+    The items are read in order and the first wrong one answers, so that a pair anywhere
+    in a batch is named as one."""
+    batch = isinstance(value, list) and bool(value) and all(isinstance(item, list) for item in value)
+    texts = []
+    for item in value if batch else [[value] if isinstance(value, str) else value]:
+        if not (isinstance(item, list) and item and all(isinstance(text, str) for text in item)):
+            if value == []:
+                raise UnprocessableError('"inputs" is empty; send at least one string', code="empty_inputs",
+                                         param="inputs")
+            raise UnprocessableError('"inputs" must be a string, or a batch of one-string arrays [["text"], '
+                                     '["text"]]', code="invalid_inputs", param="inputs")
+        if len(item) == 2:
+            raise unsupported("inputs", "an array of two strings is a sentence pair in TEI's /predict, and this "
+                                        "service classifies single texts; for a batch send [[\"a\"], [\"b\"]]",
+                              code="pairs_not_supported")
+        if len(item) > 2:
+            raise UnprocessableError(f"an array of {len(item)} strings is neither a text nor a pair; for a batch "
+                                     'send [["a"], ["b"], ...]', code="invalid_inputs", param="inputs")
+        texts.append(item[0])
+    return check_texts(texts, "inputs", limits), batch
 
 
 def _tei_predict_inputs_schema(limits: Limits) -> dict[str, Any]:
-    from .fields import text_schemas
-
     text, _ = text_schemas(limits)
     one = {"type": "array", "items": text, "minItems": 1, "maxItems": 1}
     return {"anyOf": [text, one, {"type": "array", "minItems": 1, "maxItems": limits.max_inputs, "items": one}],
@@ -159,7 +176,7 @@ def _tei_predict_inputs_schema(limits: Limits) -> dict[str, Any]:
 
 
 TEI_PREDICT = Body("TeiPredictRequest", (
-    Field("inputs", Kind.CUSTOM, required=True, custom=_tei_predict_inputs, custom_schema=_tei_predict_inputs_schema),
+    Field("inputs", Kind.CUSTOM, required=True, custom=tei_predict_inputs, custom_schema=_tei_predict_inputs_schema),
     *TRUNCATION, NO_RAW_SCORES,
     Field("parameters", Kind.OBJECT, description="huggingface_hub's text_classification sends its options here",
           body=Body("TeiPredictParameters", (
@@ -243,7 +260,3 @@ ROUTES: dict[str, tuple[str, ...]] = {}
 for _route in ROUTE_SPECS:
     ROUTES[_route.path] = (*ROUTES.get(_route.path, ()), _route.method)
 
-
-def is_openai_path(path: str) -> bool:
-    """Whether errors on ``path`` are answered in OpenAI's shape: anything under /v1/ (its route, 404s, 405s)."""
-    return path.startswith("/v1/")
