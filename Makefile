@@ -50,7 +50,7 @@ EVENT ?= events/predict.json
 .PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-snapstart bench-gpu gpu-image replay prewarm-report publish report
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(STAMPS)/venv: requirements.txt requirements.lock tools/requirements-build.txt functions/inference/requirements.txt tools/requirements-models.txt pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -161,12 +161,16 @@ lint-security: $(STAMPS)/scan-venv ## checkov on template.yaml and the Dockerfil
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f build/template-gpu-tier-on.yaml
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f functions/inference/Dockerfile
 	@# bandit also logs a line for every multi-line statement a `# nosec` sits in; those are noise.
-	$(SCAN_VENV)/bin/bandit --quiet -c pyproject.toml -r layers/runtime/inference_runtime functions keepwarm tools \
+	$(SCAN_VENV)/bin/bandit --quiet -c pyproject.toml \
+		-r layers/runtime/inference_runtime layers/shared/lambda_shared functions keepwarm tools \
 		2>&1 | { grep -v "nosec encountered" || true; }
 
 lint-python: $(STAMPS)/venv ## ruff and mypy on the runtime, the functions, the tools and the tests (settings: pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	@# The inference function's app.py apart: keep-warm's keepwarm/app.py (in the run above) is also
+	@# the module `app`, and one mypy run cannot hold two modules of one name (pyproject.toml, [tool.mypy]).
+	$(BIN)/mypy functions/inference/app.py
 
 lint: lint-python lint-template lint-docker lint-security ## all static checks
 

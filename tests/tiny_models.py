@@ -22,7 +22,7 @@ TASKS = tuple(Task)
 LABELS = {0: "negative", 1: "neutral", 2: "positive"}
 # Small: position embeddings cover 40 tokens, so the parity texts are truncated.
 MAX_POSITIONS = 40
-SIZE = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+SIZE: dict[str, Any] = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 # Ten times transformers' default: logits of order 1 rather than 0.01, so that an absolute
 # logit difference means as much as it would for a trained model.
 INIT_RANGE = 0.2
@@ -60,7 +60,9 @@ def _tokenizer(architecture: str) -> Any:
         merges = [("Ġ", "t"), ("Ġt", "h"), ("Ġth", "e"), ("h", "e"), ("l", "l"), ("Ġ", "a"), ("o", "r"), ("e", "r")]
         for left, right in merges:
             vocab.setdefault(left + right, len(vocab))
-        return RobertaTokenizer(vocab=vocab, merges=merges)
+        # transformers annotates merges as list[str], but hands them as they are to tokenizers' BPE,
+        # which takes (left, right) pairs.
+        return RobertaTokenizer(vocab=vocab, merges=merges)  # type: ignore[arg-type]
     if architecture == "xlm-roberta":
         from transformers import XLMRobertaTokenizer
 
@@ -75,7 +77,9 @@ def _config(architecture: str, vocab_size: int, task: str) -> Any:
     import transformers
 
     labelled = {"id2label": dict(LABELS), "label2id": {v: k for k, v in LABELS.items()}}
-    heads = {"num_labels": 1} if task == Task.RERANKING else (labelled if task == Task.CLASSIFICATION else {})
+    # Any: the configs' keyword arguments each have their own type, which a dict of them cannot carry.
+    heads: dict[str, Any] = ({"num_labels": 1} if task == Task.RERANKING
+                             else labelled if task == Task.CLASSIFICATION else {})
     if architecture == "distilbert":
         return transformers.DistilBertConfig(vocab_size=vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=64,
                                              max_position_embeddings=MAX_POSITIONS, pad_token_id=0,

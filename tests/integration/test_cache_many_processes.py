@@ -87,6 +87,7 @@ def test_n_workers_cold_start_at_once_one_fetches_all_are_ready(s3server: Seawee
     cache_dir = tmp_path / "tmp" / "model-cache"
     go_file = tmp_path / "go"
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": f"{REPO_ROOT / 'layers' / 'runtime'}:"
+                                                     f"{REPO_ROOT / 'layers' / 'shared'}:"
                                                      f"{REPO_ROOT / 'functions' / 'inference'}",
            "MODEL_REGISTRY": str(registry), "MODEL_NAME": "minilm-shared", "MODEL_CACHE_DIR": str(cache_dir),
            "AWS_ENDPOINT_URL_S3": s3server.endpoint_url, "AWS_ACCESS_KEY_ID": "local",

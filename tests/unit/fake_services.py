@@ -66,8 +66,8 @@ class FakeService:
             # The score order depends on the text, so sorting is visible.
             scores = [(len(text) + i) % 3 + 1 for i in range(len(LABELS))]
             total = sum(scores)
-            ranked = sorted(({"label": label, "score": s / total} for label, s in zip(LABELS, scores, strict=True)),
-                            key=lambda p: -p["score"])
+            pairs = sorted(zip(LABELS, scores, strict=True), key=lambda pair: -pair[1])
+            ranked: list[dict[str, Any]] = [{"label": label, "score": s / total} for label, s in pairs]
             out.append(ranked[:top_k] if top_k else ranked)
         return out
 

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from inference_runtime.config import RuntimeConfig
-from inference_runtime.lifecycle import InitPhase, metrics
+from inference_runtime.lifecycle import InitPhase
 from inference_runtime.service import InferenceService
+from lambda_shared import emf
 from tests.helpers import REPO_ROOT
 
 
@@ -30,8 +31,8 @@ def test_report_draws_a_png_from_an_init_log_line(tiny_artifact_dir: Path, tmp_p
 def test_dashboard_and_alarms_name_only_metrics_the_code_emits() -> None:
     from tests.cfn import Evaluator, parameter_values, source_template, translate
 
-    emitted = {metrics.INIT_DURATION, metrics.COLD_START, metrics.REQUEST_LATENCY, metrics.COLD_REQUEST_LATENCY,
-               metrics.KEEP_WARM_PING, metrics.KEEP_WARM_COLD_PING}
+    emitted = {emf.INIT_DURATION, emf.COLD_START, emf.REQUEST_LATENCY, emf.COLD_REQUEST_LATENCY,
+               emf.KEEP_WARM_PING, emf.KEEP_WARM_COLD_PING}
     for snapstart in ("false", "true"):
         source = source_template()
         params = parameter_values(source, StandardSnapStart=snapstart)
@@ -42,7 +43,7 @@ def test_dashboard_and_alarms_name_only_metrics_the_code_emits() -> None:
                 if isinstance(m[0], str) and m[0] == params["MetricsNamespace"]]
         names = {m[1] for m in ours}
         restore = {n for n in names if n.endswith("-RestoreDuration")}
-        assert names - restore <= emitted | {f"{metrics.PHASE_PREFIX}{p}" for p in InitPhase}
+        assert names - restore <= emitted | {f"{emf.PHASE_PREFIX}{p}" for p in InitPhase}
         assert len(restore) == (snapstart == "true")
         for alarm in ("StandardColdStartAlarm", "PremiumSpilloverAlarm"):
             properties = evaluate.value(template["Resources"][alarm]["Properties"])

@@ -20,8 +20,8 @@ import pytest
 
 from inference_runtime.artifact import CompressedLayout, FileEntry, Frame, IntegrityError
 from inference_runtime.cache import BundledSource, CacheCapacityError, DiskTier, FetchStats, ModelCache, S3Source
-from inference_runtime.config import ConfigError
 from inference_runtime.registry import load_registry, resolve_model
+from lambda_shared.settings import ConfigError
 from tests.helpers import REPO_ROOT
 
 
@@ -159,9 +159,14 @@ def test_not_enough_disk_is_refused_clearly_and_leaves_nothing_behind(tmp_path: 
                     disk_usage=lambda root: SimpleNamespace(total=1_000_000, used=999_500, free=500))
     data = os.urandom(2000)
     written: list[Path] = []
+
+    def write(into: Path) -> None:
+        written.append(into)
+        into.write_bytes(data)
+
     # WHEN a 2000-byte file is stored THEN it is refused, naming the fix, before anything is written
     with pytest.raises(CacheCapacityError, match=r"MiB free.*raise EphemeralStorageSize or MODEL_CACHE_MAX_MB"):
-        disk.store(entry_for(data), lambda into: written.append(into) or into.write_bytes(data))
+        disk.store(entry_for(data), write)
     assert written == []
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
 

@@ -17,10 +17,11 @@ from inference_runtime.backends import BackendError
 from inference_runtime.backends.base import DeviceChoice
 from inference_runtime.backends.cuda import DEFAULT_CUDA_OPTIONS, cuda_provider_options
 from inference_runtime.backends.onnx import OnnxBackend
-from inference_runtime.config import ConfigError, RuntimeConfig
+from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import InitPhase, PhaseTrace
 from inference_runtime.loading import ModelLoader
 from inference_runtime.service import InferenceService
+from lambda_shared.settings import ConfigError
 from tests.helpers import body, load_event
 from tests.tiny_models import tiny_artifact
 

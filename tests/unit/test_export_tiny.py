@@ -77,8 +77,8 @@ def test_every_architecture_and_task_exports_with_parity_and_serves_like_torch(
         from sentence_transformers import CrossEncoder
 
         expected = CrossEncoder(str(directory), device="cpu").predict([(QUERY, d) for d in DOCUMENTS])
-        served = service.rerank(QUERY, DOCUMENTS)
-        assert np.abs(np.asarray(served) - expected).max() <= 1e-4       # sigmoid scores, as CrossEncoder gives
+        scores = service.rerank(QUERY, DOCUMENTS)
+        assert np.abs(np.asarray(scores) - expected).max() <= 1e-4       # sigmoid scores, as CrossEncoder gives
     else:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -89,8 +89,8 @@ def test_every_architecture_and_task_exports_with_parity_and_serves_like_torch(
             logits = reference(**tokenizer(TEXTS, padding=True, truncation=True, max_length=MAX_POSITIONS,
                                            return_tensors="pt")).logits
         expected = torch.softmax(logits, dim=-1).numpy()
-        served = service.classify(TEXTS)
-        for row, answer in zip(expected, served, strict=True):
+        answers = service.classify(TEXTS)
+        for row, answer in zip(expected, answers, strict=True):
             assert [a["label"] for a in answer] == [LABELS[i] for i in np.argsort(-row, kind="stable")]
             assert np.allclose(sorted(row, reverse=True), [a["score"] for a in answer], atol=1e-4)
 

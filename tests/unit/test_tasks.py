@@ -15,6 +15,7 @@ import pytest
 
 from inference_runtime.api.routes import build_handler
 from inference_runtime.artifact import Manifest, ManifestError, ModelSpec, Task
+from inference_runtime.backends.onnx import OnnxBackend
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
@@ -143,6 +144,7 @@ def test_a_call_the_task_does_not_serve_names_the_task_it_does(services: dict[st
 def test_count_tokens_counts_what_the_model_reads(services: dict[str, InferenceService]) -> None:
     service = services["embeddings"]
     backend = service.load()
+    assert isinstance(backend, OnnxBackend)    # its tokenizer is what the count must agree with
     short = ["the dog", "hello world"]
     expected = sum(len(backend._tokenizer.encode(t).ids) for t in short)   # no padding counted
     assert service.count_tokens(short) == expected
@@ -161,7 +163,7 @@ def test_top_k_must_be_positive(services: dict[str, InferenceService]) -> None:
 # --- the tasks' arithmetic on fixed logits (no model) -------------------------------------
 
 class FixedBackend:
-    """Returns fixed rows: what a graph would give, without one."""
+    """Returns fixed rows: what a graph would give, without one (a tasks.GraphRunner)."""
 
     def __init__(self, rows: list[list[float]]) -> None:
         self.rows = np.asarray(rows, dtype=np.float32)
@@ -170,6 +172,10 @@ class FixedBackend:
     def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
         self.calls.append((texts, pairs))
         return self.rows[: len(texts)]
+
+    def count_tokens(self, texts: str | Sequence[str], pairs: Sequence[str] | None = None) -> int:
+        # No tokenizer here: a token a word is enough for the runners, which only pass the count on.
+        return sum(len(text.split()) for text in ([texts] if isinstance(texts, str) else [*texts, *(pairs or ())]))
 
 
 def manifest(**model: Any) -> Manifest:

@@ -19,7 +19,8 @@ import pytest
 from cfnlint.api import lint
 from cfnlint.decode import cfn_yaml
 
-from inference_runtime.lifecycle import InitPhase, metrics
+from inference_runtime.lifecycle import InitPhase
+from lambda_shared import emf
 from tests.cfn import Evaluator, Stack, parameter_values, source_template, translate
 from tests.helpers import REPO_ROOT
 from tests.unit.test_template_translated import (
@@ -64,6 +65,12 @@ OPERATOR_ACTIONS = {
     "ec2:DescribeInstanceStatus", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes",
     "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
 }
+
+
+def group(match: re.Match[str] | None, text: str) -> str:
+    """The first group of a match that must be there: a missing one fails naming the text searched."""
+    assert match is not None, f"no match in {text!r}"
+    return match[1]
 
 
 @pytest.fixture(scope="module")
@@ -351,17 +358,17 @@ def test_gpu_throttles_are_alarmed_and_the_tier_graphed(source: dict[str, Any]) 
     phases_widget, traffic_widget = widgets[6], widgets[7]
     searches = [m[0]["expression"] for m in phases_widget["properties"]["metrics"]]
     # every phase the code defines (cuda_init included), of this function's GPU tier, whatever init_type
-    assert [re.search(r'MetricName="InitPhase_(\w+)"', s)[1] for s in searches] == [p.value for p in InitPhase]
+    assert [group(re.search(r'MetricName="InitPhase_(\w+)"', s), s) for s in searches] == [p.value for p in InitPhase]
     expressions = searches + [m[0]["expression"] for m in traffic_widget["properties"]["metrics"]
                               if isinstance(m[0], dict)]
     for expression in expressions:
         assert expression.startswith("SEARCH('{FastInference,function,init_type,service,tier} ")
         assert 'tier="gpu"' in expression and f'function="{function}"' in expression
     # every metric searched for is one the code emits
-    searched = {re.search(r'MetricName="(\w+)"', e)[1] for e in expressions}
-    phases = {f"{metrics.PHASE_PREFIX}{p}" for p in InitPhase}
-    emitted = {metrics.REQUEST_LATENCY, metrics.COLD_REQUEST_LATENCY} | phases
-    assert searched <= emitted and metrics.COLD_REQUEST_LATENCY in searched
+    searched = {group(re.search(r'MetricName="(\w+)"', e), e) for e in expressions}
+    phases = {f"{emf.PHASE_PREFIX}{p}" for p in InitPhase}
+    emitted = {emf.REQUEST_LATENCY, emf.COLD_REQUEST_LATENCY} | phases
+    assert searched <= emitted and emf.COLD_REQUEST_LATENCY in searched
     lambda_metrics = [m for m in traffic_widget["properties"]["metrics"] if m[0] == "AWS/Lambda"]
     assert {m[1] for m in lambda_metrics} == {"Throttles", "Invocations"}
     assert all(m[2:6] == ["FunctionName", function, "Resource", f"{function}:live"] for m in lambda_metrics)
@@ -383,7 +390,7 @@ def test_the_outputs_of_the_gpu_tier(source: dict[str, Any]) -> None:
 def _stages(text: str) -> dict[str, str]:
     """Stage name -> its text (FROM line included), in file order."""
     parts = re.split(r"^(?=FROM )", text, flags=re.M)[1:]
-    return {re.match(r"FROM \S+ AS (\S+)", part)[1]: part for part in parts}
+    return {group(re.match(r"FROM \S+ AS (\S+)", part), part): part for part in parts}
 
 
 def _pins(path: Any) -> dict[str, str]:
@@ -440,7 +447,7 @@ def test_the_dockerfile_stages_the_gpu_target_needs_exist_and_the_cpu_target_nee
     stages = _stages(DOCKERFILE.read_text())
 
     def needs(stage: str) -> set[str]:
-        base = re.match(r"FROM (\S+) AS", stages[stage])[1]
+        base = group(re.match(r"FROM (\S+) AS", stages[stage]), stages[stage])
         # COPY --from=stage, RUN --mount=...,from=stage, and FROM stage
         found = set(re.findall(r"(?:--|,)from=([\w-]+)", stages[stage])) | ({base} if base in stages else set())
         return found.union(*(needs(s) for s in found if s in stages)) if found else set()

@@ -98,7 +98,9 @@ def make_big_model(directory: Path, gib: float, *, width: int = WIDTH) -> Path:
 
 
 def probe(python: str, args: list[str], **env: str) -> dict[str, Any]:
-    path = [REPO_ROOT / "layers" / "runtime", REPO_ROOT / "functions" / "inference", REPO_ROOT]
+    # The runtime's two layers (the runtime and the shared core), the function, and the repository (tools.bench).
+    path = [REPO_ROOT / "layers" / "runtime", REPO_ROOT / "layers" / "shared", REPO_ROOT / "functions" / "inference",
+            REPO_ROOT]
     environment = {**os.environ, "PYTHONPATH": ":".join(map(str, path)), "MODEL_ARTIFACT_DIR": str(DEFAULT_ARTIFACT),
                    **env}
     out = subprocess.run([python, "-m", "tools.bench.gpu_probe", *args], cwd=REPO_ROOT, env=environment,  # nosec B603

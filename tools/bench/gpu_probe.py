@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
 import json
 import os
 import statistics
@@ -105,7 +106,10 @@ def handler() -> None:
     from inference_runtime.backends.cuda import gpu_memory_used_mb
 
     started = time.perf_counter()
-    import app  # noqa: F401  (init: CUDA init, session, warm-up over WARMUP_* shapes)
+    # The inference function's app.py (gpu.py puts functions/inference on PYTHONPATH), imported by
+    # name at run time: to mypy, `app` is keep-warm's (pyproject's mypy_path), a different module.
+    # Its import is the init: CUDA init, session, warm-up over WARMUP_* shapes.
+    app: Any = importlib.import_module("app")
 
     init_s = time.perf_counter() - started
     event = json.loads((Path(app.__file__).resolve().parents[2] / "events" / "predict.json").read_text())

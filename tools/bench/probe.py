@@ -32,7 +32,8 @@ def main() -> int:
     args = parser.parse_args()
 
     code_dir, module_name = HANDLERS[args.handler]
-    sys.path[:0] = [str(code_dir), str(REPO_ROOT / "layers" / "runtime")]
+    # The function's code and both layers it runs with (the runtime and the shared core), as Lambda mounts them.
+    sys.path[:0] = [str(code_dir), str(REPO_ROOT / "layers" / "runtime"), str(REPO_ROOT / "layers" / "shared")]
     predict = json.loads((REPO_ROOT / "events" / "predict.json").read_text())
     warm_event = json.loads((REPO_ROOT / "events" / "warm.json").read_text())
 

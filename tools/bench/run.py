@@ -36,7 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tools.local.emulator import EmulatedFunction, FunctionSpec
+from tools.local.emulator import INFERENCE_PATH, EmulatedFunction, FunctionSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable  # one interpreter for both handlers: it has torch and onnxruntime
@@ -49,7 +49,8 @@ DEFAULT_ARTIFACT_DIR = ARTIFACTS_DIR / "all-MiniLM-L6-v2"
 
 def _env(artifact_dir: Path = DEFAULT_ARTIFACT_DIR, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA")}
-    env.update({"PYTHONPATH": f"{REPO_ROOT / 'layers' / 'runtime'}:{REPO_ROOT}", "HF_HUB_OFFLINE": "1",
+    # The inference function's layers (the runtime and the shared core), and the repository for tools.bench.
+    env.update({"PYTHONPATH": os.pathsep.join(map(str, (*INFERENCE_PATH, REPO_ROOT))), "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                 "MODEL_ARTIFACT_DIR": str(artifact_dir)})
     env.update(extra)
@@ -99,9 +100,9 @@ def cold_emulator(handler: str) -> float:
 
 
 def import_handler_ms(runs: int) -> float:
-    code = ("import sys,time; sys.path[:0]=[{f!r},{r!r}]; t=time.perf_counter(); import app; "
-            "print((time.perf_counter()-t)*1000)").format(f=str(REPO_ROOT / "functions" / "inference"),
-                                                         r=str(REPO_ROOT / "layers" / "runtime"))
+    paths = [str(REPO_ROOT / "functions" / "inference"), *map(str, INFERENCE_PATH)]
+    code = (f"import sys,time; sys.path[:0]={paths!r}; t=time.perf_counter(); import app; "
+            "print((time.perf_counter()-t)*1000)")
     samples = [float(subprocess.run([PYTHON, "-c", code], env=_env(PRELOAD_MODEL="false"), capture_output=True,  # nosec B603
                                     text=True, check=True).stdout.strip().splitlines()[-1]) for _ in range(runs)]
     return statistics.median(samples)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.bench.run import ARTIFACTS_DIR, packaged_artifact
-from tools.local.emulator import REPO_ROOT, runtime_python
+from tools.local.emulator import INFERENCE_PATH, REPO_ROOT, runtime_python
 
 TARGET_ADDED_FRACTION = 0.25
 
@@ -107,7 +107,8 @@ def measure(count: int, code: str, env: dict[str, str]) -> dict[str, Any]:
 def _env(artifact_dir: Path, **extra: str) -> dict[str, str]:
     predict = (REPO_ROOT / "events" / "predict.json").read_text()
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-            "PYTHONPATH": f"{REPO_ROOT / 'layers' / 'runtime'}:{REPO_ROOT / 'functions' / 'inference'}",
+            # Both layers of the function (the runtime and the shared core), then its code.
+            "PYTHONPATH": os.pathsep.join(map(str, (*INFERENCE_PATH, REPO_ROOT / "functions" / "inference"))),
             "MODEL_ARTIFACT_DIR": str(artifact_dir), "OPENBLAS_NUM_THREADS": "1", "BENCH_EVENT": predict,
             # One intra-op thread per worker: N workers share the environment's vCPUs.
             "ORT_INTRA_OP_THREADS": "1", **extra}

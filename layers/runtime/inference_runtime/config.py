@@ -19,7 +19,6 @@ from pathlib import Path
 
 from lambda_shared.env import (
     AWS_LAMBDA_MAX_CONCURRENCY,
-    CUDA_MODULE_LOADING,
     LAMBDA_TASK_ROOT,
     LATENCY_TIER,
     MAX_BODY_BYTES,
@@ -45,7 +44,6 @@ from lambda_shared.env import (
     WARMUP_SEQUENCE_LENGTHS,
 )
 from lambda_shared.settings import (
-    ConfigError,
     resolve,
     resolve_bool,
     resolve_choice,
@@ -54,17 +52,7 @@ from lambda_shared.settings import (
     resolve_json_object,
     resolve_tier,
 )
-from lambda_shared.tiers import DEFAULT_TIER, TIER_NAMES
-
-# Re-exported while other modules still import them from here (api/validation.py: TIERS,
-# backends/cuda.py: CUDA_MODULE_LOADING, service.py and registry.py: ConfigError); new code
-# imports them from lambda_shared.
-TIERS = TIER_NAMES
-__all__ = [
-    "CUDA_MODULE_LOADING", "DEFAULT_CACHE_DIR", "DEFAULT_TIER", "EXECUTION_PROVIDERS", "TIERS", "ConfigError",
-    "RuntimeConfig", "resolve", "resolve_bool", "resolve_choice", "resolve_int", "resolve_int_list",
-    "resolve_json_object", "resolve_prepacking", "resolve_tier",
-]
+from lambda_shared.tiers import DEFAULT_TIER
 
 # Lambda's only writable directory. Nothing there is trusted: every cached file is written
 # under a temporary name, renamed when verified, and verified again before reuse.

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ConfigError
+from lambda_shared.settings import ConfigError
 
 
 @dataclass(frozen=True)

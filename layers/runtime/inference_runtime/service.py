@@ -26,10 +26,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lambda_shared.settings import ConfigError
+
 from .artifact import ArtifactError
 from .artifact.spec import ModelSpec, Task
 from .backends import BackendError
-from .config import ConfigError, RuntimeConfig
+from .config import RuntimeConfig
 from .lifecycle import PhaseTrace, init_type, instance_id
 from .loading import ModelLoader, ModelNotReadyError
 from .log import logger

@@ -22,7 +22,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import CUDA_MODULE_LOADING
+from lambda_shared.env import CUDA_MODULE_LOADING
+
 from .errors import BackendError
 
 CUDA_PROVIDER = "CUDAExecutionProvider"

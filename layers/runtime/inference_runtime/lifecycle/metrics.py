@@ -28,7 +28,6 @@ from lambda_shared.emf import (
     KEEP_WARM_COLD_PING,
     KEEP_WARM_PING,
     KEEP_WARM_ROUTE,
-    MAX_METRICS_PER_DOCUMENT,
     MILLISECONDS,
     PHASE_PREFIX,
     REQUEST_LATENCY,
@@ -41,13 +40,6 @@ from .environment import init_type
 
 if TYPE_CHECKING:
     from .trace import PhaseTrace
-
-# Re-exported: the runtime's modules and tests import the names from here.
-__all__ = [
-    "COLD_REQUEST_LATENCY", "COLD_START", "COUNT", "INIT_DURATION", "KEEP_WARM_COLD_PING", "KEEP_WARM_PING",
-    "KEEP_WARM_ROUTE", "MAX_METRICS_PER_DOCUMENT", "MILLISECONDS", "PHASE_PREFIX", "REQUEST_LATENCY",
-    "ColdStartMetrics", "emf_dimensions", "emf_document",
-]
 
 
 class ColdStartMetrics:

@@ -51,14 +51,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class LoadedModel:
-    """What a load gives the service: the task over the backend, and what warm-up measured."""
+    """What a load gives the service: the task over the backend, the backend, and what warm-up measured."""
 
     task: TaskRunner
+    #: the same backend the task runs over, as the full InferenceBackend (the task sees only a GraphRunner)
+    backend: InferenceBackend
     warmup_results: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def backend(self) -> InferenceBackend:
-        return self.task.backend
 
 
 class ModelLoader:
@@ -125,7 +123,7 @@ class ModelLoader:
             backend, trace, batch_sizes=self.config.warmup_batch_sizes,
             sequence_lengths=self.config.warmup_sequence_lengths, iterations=self.config.warmup_iterations,
         )
-        return LoadedModel(task, warmup_results)
+        return LoadedModel(task, backend, warmup_results)
 
     def _open_device(self, backend_type: type[InferenceBackend]) -> DeviceChoice:
         """The device the session runs on; a GPU's CUDA init is its own phase.

@@ -15,15 +15,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..artifact.spec import Task
-from .base import TaskRunner
+from .base import GraphRunner, TaskRunner
 from .errors import TaskError, TaskInputError, TaskMismatchError
 
 if TYPE_CHECKING:
     from ..artifact import Manifest
-    from ..backends.base import InferenceBackend
 
 
-def task_for(manifest: Manifest, backend: InferenceBackend) -> TaskRunner:
+def task_for(manifest: Manifest, backend: GraphRunner) -> TaskRunner:
     """The runner for the task ``manifest`` names, wrapped around ``backend``."""
     task = manifest.model.task
     if task is Task.CLASSIFICATION:
@@ -39,4 +38,4 @@ def task_for(manifest: Manifest, backend: InferenceBackend) -> TaskRunner:
     return EmbeddingsTask(manifest, backend)
 
 
-__all__ = ["Task", "TaskError", "TaskInputError", "TaskMismatchError", "TaskRunner", "task_for"]
+__all__ = ["GraphRunner", "Task", "TaskError", "TaskInputError", "TaskMismatchError", "TaskRunner", "task_for"]

@@ -10,18 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..artifact import ManifestError
 from ..artifact.spec import Task
-from .base import TaskRunner
+from .base import GraphRunner, TaskRunner
 from .errors import TaskInputError
 
 if TYPE_CHECKING:
     from ..artifact import Manifest
-    from ..backends.base import InferenceBackend
 
 
 class ClassificationTask(TaskRunner):
     task = Task.CLASSIFICATION
 
-    def __init__(self, manifest: Manifest, backend: InferenceBackend) -> None:
+    def __init__(self, manifest: Manifest, backend: GraphRunner) -> None:
         super().__init__(manifest, backend)
         # ModelSpec refuses a classification model without labels when the manifest is read.
         self.labels = manifest.model.labels
