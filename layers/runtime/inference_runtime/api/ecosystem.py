@@ -1,6 +1,7 @@
 """The ecosystem's shapes: OpenAI's embeddings API and Hugging Face Text Embeddings Inference's routes.
 
-Imported by the first request to one of these routes (``routes``), never at cold start. Where
+Imported by the first request to one of these routes, never at cold start; ``routes`` has
+checked the tier header and that the model's task is one the route serves. Where
 this service differs from the original it answers a 4xx rather than guess; the bodies in
 ``table.py`` list what is refused and why.
 
@@ -26,28 +27,14 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from ..artifact.spec import Task
-from .errors import TaskNotServedError
 from .model import Limits, Model
-from .table import OPENAI_EMBEDDINGS, ROUTE_SPECS, TEI_EMBED, TEI_PREDICT, TEI_RERANK, other_dimensions
+from .table import OPENAI_EMBEDDINGS, TEI_EMBED, TEI_PREDICT, TEI_RERANK, other_dimensions
 
 if TYPE_CHECKING:
     from ..service import ModelDescription
 
 
-def require(model: Model, tasks: tuple[Task, ...], route: str) -> ModelDescription:
-    """The model's description, or 422 task_not_supported naming its task unless it is one of ``tasks``."""
-    description = model.describe()
-    task = description.spec.task
-    if task not in tasks:
-        serving = ", ".join(f"{r.method} {r.path}" for r in ROUTE_SPECS if task in r.tasks and r.request)
-        raise TaskNotServedError(
-            f"{route} needs a model for {' or '.join(tasks)}; this deployment serves {description.name}, a model "
-            f"for {task}. Its routes: {serving}")
-    return description
-
-
-def openai_embeddings(raw: bytes, model: Model, limits: Limits) -> dict[str, Any]:
-    description = require(model, (Task.EMBEDDINGS,), "POST /v1/embeddings")
+def openai_embeddings(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> dict[str, Any]:
     body = OPENAI_EMBEDDINGS.parse(raw, limits, description)
     vectors = model.embed(body["input"])
     other_dimensions(body["dimensions"], len(vectors[0]) if vectors else None, description.name)
@@ -64,33 +51,14 @@ def openai_embeddings(raw: bytes, model: Model, limits: Limits) -> dict[str, Any
     }
 
 
-def tei_embed(raw: bytes, model: Model, limits: Limits) -> list[list[float]]:
-    return _embed(raw, model, require(model, (Task.EMBEDDINGS,), "POST /embed"), limits)
-
-
-def tei_rerank(raw: bytes, model: Model, limits: Limits) -> list[dict[str, Any]]:
-    require(model, (Task.RERANKING,), "POST /rerank")
-    return _rerank(raw, model, limits)
-
-
-def tei_root(raw: bytes, model: Model, limits: Limits) -> Any:
-    """``POST /``: /embed, /rerank or TEI's /predict, by the model's task."""
-    task = model.describe().spec.task
-    if task is Task.RERANKING:
-        return _rerank(raw, model, limits)
-    if task is Task.CLASSIFICATION:
-        return _predict(raw, model, limits)
-    return _embed(raw, model, require(model, (Task.EMBEDDINGS,), "POST /"), limits)
-
-
-def _embed(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> list[list[float]]:
+def tei_embed(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> list[list[float]]:
     body = TEI_EMBED.parse(raw, limits, description)
     vectors = model.embed(body["inputs"])
     other_dimensions(body["dimensions"], len(vectors[0]) if vectors else None, description.name)
     return l2_normalized(vectors) if body["normalize"] and not description.spec.normalize else vectors
 
 
-def _rerank(raw: bytes, model: Model, limits: Limits) -> list[dict[str, Any]]:
+def tei_rerank(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> list[dict[str, Any]]:
     body = TEI_RERANK.parse(raw, limits)
     texts = body["texts"]
     scores = [float(score) for score in model.rerank(body["query"], texts)]
@@ -98,7 +66,8 @@ def _rerank(raw: bytes, model: Model, limits: Limits) -> list[dict[str, Any]]:
             for i in sorted(range(len(texts)), key=lambda j: -scores[j])]
 
 
-def _predict(raw: bytes, model: Model, limits: Limits) -> Any:
+def tei_predict(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> Any:
+    """TEI's /predict, served at ``POST /`` only."""
     body = TEI_PREDICT.parse(raw, limits)
     (texts, batch), parameters = body["inputs"], body["parameters"]
     top_k = parameters.get("top_k") if parameters else None
@@ -107,6 +76,12 @@ def _predict(raw: bytes, model: Model, limits: Limits) -> Any:
                    for per_text in model.classify(texts, top_k=top_k)]
     # huggingface_hub parses a list per text into labels (a flat list, into one label); TEI's own: one flat list.
     return predictions if batch or parameters is not None else predictions[0]
+
+
+def tei_root(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> Any:
+    """``POST /``: /embed, /rerank or TEI's /predict, by the model's task, as TEI's root."""
+    route = {Task.EMBEDDINGS: tei_embed, Task.CLASSIFICATION: tei_predict, Task.RERANKING: tei_rerank}
+    return route[description.spec.task](raw, model, description, limits)
 
 
 def l2_normalized(vectors: list[list[float]]) -> list[list[float]]:

@@ -2,33 +2,36 @@
 
 ``check_alb_event`` is the handler's first step: an event without that shape is answered
 400 ``unsupported_event`` before anything reads it. ``inference_body`` reads what every
-route that runs the model reads: its tier header and its body. Building an event (the
-local front door's, keep-warm's ping) is ``lambda_shared.events``', re-exported here.
+route that runs the model reads: its tier header and its body. Building an event (the local
+front door's, keep-warm's ping) is the shared core's job, ``lambda_shared.events``.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from lambda_shared.events import LOCAL_TARGET_GROUP_ARN, alb_request_event, warm_event
+# Re-exported only for tools/local/deployment.py and tests/integration/test_ecosystem_clients.py,
+# until they import the core's.
+from lambda_shared.events import alb_request_event, warm_event
+from lambda_shared.tiers import TIER_HEADER, TIER_NAMES
 
-from ..config import TIERS
 from .errors import BadRequestError, quote
-from .fields import json_type as _json_type
+from .fields import json_type
 
 if TYPE_CHECKING:
     from .router import Request
 
-__all__ = ["LOCAL_TARGET_GROUP_ARN", "alb_request_event", "check_alb_event", "inference_body", "warm_event"]
-TIER_HEADER = "x-latency-tier"
+__all__ = ["alb_request_event", "check_alb_event", "inference_body", "warm_event"]
 
-# The fields of an ALB request event the function (its router, api/router.py) reads, by
-# the shape they must have. Anything else in the event is ignored.
-_REQUIRED_STRINGS = ("httpMethod", "path")
-_STRING_MAPS = ("headers", "queryStringParameters")
-_LIST_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
+# The fields of an ALB request event the router reads that may be null or left out, by the
+# shape they must have otherwise; "httpMethod" and "path" must be strings. The rest is ignored.
+_OPTIONAL = {
+    "headers": "an object of strings",
+    "queryStringParameters": "an object of strings",
+    "multiValueHeaders": "an object of arrays of strings",
+    "multiValueQueryStringParameters": "an object of arrays of strings",
+}
 
 
 def check_alb_event(event: Any) -> dict[str, Any]:
@@ -40,23 +43,21 @@ def check_alb_event(event: Any) -> dict[str, Any]:
     deep inside the router.
     """
     if not isinstance(event, dict):
-        raise _unsupported(f"the event is {_json_type(event)}, not an object")
-    for field in _REQUIRED_STRINGS:
+        raise _unsupported(f"the event is {json_type(event)}, not an object")
+    for field in ("httpMethod", "path"):
         if field not in event:
             raise _unsupported(f'the field "{field}" is missing')
         if not isinstance(event[field], str):
-            raise _unsupported(f'"{field}" must be a string, got {_json_type(event[field])}')
-    for fields, valid, shape in ((_STRING_MAPS, _is_string, "an object of strings"),
-                                 (_LIST_MAPS, _is_string_list, "an object of arrays of strings")):
-        for field in fields:
-            value = event.get(field)
-            wrong = _first_wrong_entry(value, valid) if value is not None else None
-            if wrong:
-                raise _unsupported(f'"{field}" must be {shape} (or null), got {wrong}')
+            raise _unsupported(f'"{field}" must be a string, got {json_type(event[field])}')
+    for field, shape in _OPTIONAL.items():
+        wrong = _first_wrong_entry(event[field], lists=field.startswith("multi")) if event.get(field) is not None \
+            else None
+        if wrong:
+            raise _unsupported(f'"{field}" must be {shape} (or null), got {wrong}')
     if event.get("body") is not None and not isinstance(event["body"], str):
-        raise _unsupported(f'"body" must be a string (or null), got {_json_type(event["body"])}')
+        raise _unsupported(f'"body" must be a string (or null), got {json_type(event["body"])}')
     if event.get("isBase64Encoded") is not None and not isinstance(event["isBase64Encoded"], bool):
-        raise _unsupported(f'"isBase64Encoded" must be true or false, got {_json_type(event["isBase64Encoded"])}')
+        raise _unsupported(f'"isBase64Encoded" must be true or false, got {json_type(event["isBase64Encoded"])}')
     return event
 
 
@@ -67,50 +68,34 @@ def _unsupported(what: str) -> BadRequestError:
     )
 
 
-def _is_string(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_string_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _first_wrong_entry(value: Any, valid: Callable[[Any], bool]) -> str | None:
+def _first_wrong_entry(value: Any, *, lists: bool) -> str | None:
     """What is wrong with a mapping field (its type, or its first bad entry); None if nothing."""
     if not isinstance(value, dict):
-        return _json_type(value)
+        return json_type(value)
     for key, item in value.items():
         if not isinstance(key, str):
-            return f"a key that is {_json_type(key)}"
-        if not valid(item):
+            return f"a key that is {json_type(key)}"
+        valid = isinstance(item, list) and all(isinstance(i, str) for i in item) if lists else isinstance(item, str)
+        if not valid:
             odd = [i for i in item if not isinstance(i, str)] if isinstance(item, list) else []
-            what = f"an array holding {_json_type(odd[0])}" if odd else _json_type(item)
+            what = f"an array holding {json_type(odd[0])}" if odd else json_type(item)
             return f"{what} under {quote(key, 40)}"
     return None
 
 
 def inference_body(request: Request) -> bytes:
-    """The body's bytes, after the tier header's check (every route that runs the model)."""
-    requested_tier(request.headers)
-    return request_body(request.event.get("body"), is_base64=request.event.get("isBase64Encoded"))
+    """The body's bytes, after the tier header's check (every route that runs the model).
 
-
-def requested_tier(headers: Mapping[str, str]) -> str | None:
-    """The tier X-Latency-Tier names (lowercased), None if absent; 400 if it names no tier.
-
-    Not compared with this function's own tier: routing is the load balancer's (its
-    listener rules send each tier's header to that tier's target group), and a request
-    the rules sent here is served here. A header naming no tier is refused, though: it is
-    a client's typo that the rules would silently route to standard.
+    X-Latency-Tier is not compared with this function's own tier: routing is the load
+    balancer's (its listener rules send each tier's header to that tier's target group), and
+    a request the rules sent here is served here. A header naming no tier is refused, though:
+    it is a client's typo that the rules would silently route to standard.
     """
-    value = headers.get(TIER_HEADER)
-    if value is None or not value.strip():
-        return None
-    tier = value.strip().lower()
-    if tier not in TIERS:
-        raise BadRequestError(f"X-Latency-Tier {quote(value)} is not a tier; use one of {', '.join(TIERS)} "
+    value = request.headers.get(TIER_HEADER.lower())
+    if value is not None and value.strip() and value.strip().lower() not in TIER_NAMES:
+        raise BadRequestError(f"X-Latency-Tier {quote(value)} is not a tier; use one of {', '.join(TIER_NAMES)} "
                               "or leave the header out for standard", code="invalid_latency_tier")
-    return tier
+    return request_body(request.event.get("body"), is_base64=request.event.get("isBase64Encoded"))
 
 
 def request_body(body: str | None, *, is_base64: bool | None) -> bytes:

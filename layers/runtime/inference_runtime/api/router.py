@@ -15,17 +15,13 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-JSON_CONTENT_TYPE = "application/json"
-
 
 @dataclass(slots=True)
 class Response:
     """A route's answer when a dict or list is not enough: a status, headers, a body."""
-
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = JSON_CONTENT_TYPE
 
 
 class Request:
@@ -71,7 +67,6 @@ class Router:
 
     @property
     def routes(self) -> list[tuple[str, str]]:
-        """The (method, path) pairs routed."""
         return list(self._routes)
 
     def resolve(self, event: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -92,7 +87,7 @@ def to_alb_result(response: Response, *, multi_value: bool = False) -> dict[str,
     if not isinstance(body, str):
         # Compact, as Powertools' serializer; ensure_ascii keeps any lone surrogate escaped.
         body = json.dumps(body, separators=(",", ":"))
-    headers = {"Content-Type": response.content_type, **response.headers}
+    headers = {"Content-Type": "application/json", **response.headers}
     status = HTTPStatus(response.status)
     result: dict[str, Any] = {"statusCode": status.value, "statusDescription": f"{status.value} {status.phrase}",
                               "isBase64Encoded": False, "body": body}

@@ -25,15 +25,16 @@ from .errors import (
     MethodNotAllowedError,
     ModelUnavailableError,
     RouteNotFoundError,
+    TaskNotServedError,
     quote,
 )
 from .events import check_alb_event, inference_body
 from .model import Limits, Model
 from .router import Request, Response, Router, to_alb_result
-from .table import PREDICT, ROUTE_SPECS, ROUTES
+from .table import PREDICT, ROUTE_SPECS, ROUTES, RouteSpec
 
 if TYPE_CHECKING:
-    from ..service import InferenceService
+    from ..service import InferenceService, ModelDescription
 
 __all__ = ["ROUTES", "build_app", "build_handler", "handler_for"]
 
@@ -45,12 +46,25 @@ def error_response(error: ApiError, *, openai: bool = False) -> Response:
     return Response(error.status, error.openai_body() if openai else error.body(), headers=error.headers)
 
 
-def _ecosystem(operation: str) -> Callable[[Request, Model, Limits], Any]:
-    def route(request: Request, model: Model, limits: Limits) -> Any:
+def require(model: Model, route: RouteSpec) -> ModelDescription:
+    """The model's description, or 422 task_not_supported unless its task is one the route serves."""
+    description = model.describe()  # loads the model if needed: 503 with the reason when it cannot
+    task = description.spec.task
+    if task not in route.tasks:
+        serving = ", ".join(f"{r.method} {r.path}" for r in ROUTE_SPECS if task in r.tasks and r.request)
+        raise TaskNotServedError(
+            f"{route.method} {route.path} needs a model for {' or '.join(route.tasks)}; this deployment serves "
+            f"{description.name}, a model for {task}. Its routes: {serving}")
+    return description
+
+
+def _ecosystem(route: RouteSpec) -> Callable[[Request, Model, Limits], Any]:
+    def handle(request: Request, model: Model, limits: Limits) -> Any:
         from . import ecosystem  # OpenAI's and TEI's shapes load with their routes' first request
 
-        return getattr(ecosystem, operation)(inference_body(request), model, limits)
-    return route
+        raw = inference_body(request)
+        return getattr(ecosystem, route.operation)(raw, model, require(model, route), limits)
+    return handle
 
 
 def openapi(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
@@ -132,7 +146,7 @@ def build_app(model: Model, limits: Limits) -> Router:
 
     def bound(handle: Callable[[Request, Model, Limits], Any]) -> Callable[[Request], Any]:
         return lambda request: handle(request, model, limits)
-    return Router({(spec.method, spec.path): bound(native.get(spec.operation) or _ecosystem(spec.operation))
+    return Router({(spec.method, spec.path): bound(native.get(spec.operation) or _ecosystem(spec))
                    for spec in ROUTE_SPECS}, not_found=_not_found, on_error=_on_error)
 
 
