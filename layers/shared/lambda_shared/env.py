@@ -62,3 +62,24 @@ LAMBDA_TASK_ROOT = "LAMBDA_TASK_ROOT"
 # Set on Lambda Managed Instances: the requests one execution environment serves at once,
 # which for Python is its number of worker processes (each with its own init).
 AWS_LAMBDA_MAX_CONCURRENCY = "AWS_LAMBDA_MAX_CONCURRENCY"
+
+# --- pre-traffic hook functions (one per tier; functions/pretraffic) ----------------
+# The version CodeDeploy is about to shift the alias to: CodeDeploy's event names only the
+# deployment, so the template passes it, as AWS's SAM examples do (`!Ref <Function>.Version`,
+# the version's ARN).
+PRETRAFFIC_VERSION_ARN = "PRETRAFFIC_VERSION_ARN"
+# The tier the version serves (lambda_shared.tiers): the /warm and /predict events carry it.
+PRETRAFFIC_TIER = "PRETRAFFIC_TIER"
+# How many distinct environments must answer /warm before traffic moves (the tier's warm count).
+PRETRAFFIC_WARM_COUNT = "PRETRAFFIC_WARM_COUNT"
+# Whether to ask Lambda for the version's provisioned concurrency and wait for READY (false
+# where the template configures none, so the hook needs no GetProvisionedConcurrencyConfig).
+PRETRAFFIC_WAIT_PROVISIONED = "PRETRAFFIC_WAIT_PROVISIONED"
+# The most seconds the hook spends before its verdict (bounded by the function's own timeout).
+PRETRAFFIC_TIMEOUT_S = "PRETRAFFIC_TIMEOUT_S"
+# Seconds between GetProvisionedConcurrencyConfig polls.
+PRETRAFFIC_POLL_S = "PRETRAFFIC_POLL_S"
+# The smoke /predict's JSON body (the default fits the embeddings and classification tasks).
+PRETRAFFIC_SMOKE_BODY = "PRETRAFFIC_SMOKE_BODY"
+# CodeDeploy's endpoint (unset in the cloud; a loopback server in the tests).
+CODEDEPLOY_ENDPOINT_URL = "CODEDEPLOY_ENDPOINT_URL"
