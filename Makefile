@@ -47,7 +47,7 @@ endif
 FUNCTION ?= StandardFunction
 EVENT ?= events/predict.json
 
-.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-snapstart bench-gpu gpu-image replay prewarm-report publish report
+.PHONY: help setup artifact demo demo-s3 serve invoke test test-unit test-integration lint lint-python lint-template template lint-docker lint-security sam-build clean bench bench-coldstart bench-fetch bench-workers bench-snapstart bench-gpu gpu-image replay prewarm-report publish report cost
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -223,6 +223,9 @@ gpu-image: ## build (linux/amd64, one manifest) and push the GPU image, creating
 
 publish: setup artifact ## publish the artifact: make publish DEST=s3://bucket/prefix/ [ENDPOINT=http://…] [NAME=…]
 	$(PY) -m tools.publish $(ARTIFACT_DIR) $(DEST) --registry functions/inference/models.json $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(NAME),--name $(NAME))
+
+cost: $(STAMPS)/venv ## monthly idle cost per resource (us-east-1, tools/cost/prices-us-east-1.json): defaults, premium open with PC 2, SnapStart, GPU tier
+	$(PY) -m tools.cost --preset defaults --preset premium-open --preset snapstart --preset gpu
 
 report: $(STAMPS)/venv ## waterfall PNG from a recorded trace: make report TRACE=init-log-line.json
 	$(PY) -m tools.bench.report $(TRACE)
