@@ -49,6 +49,8 @@ class FakeClock:
         return self.now
 
     def sleep(self, seconds: float) -> None:
+        # A wait with no deadline would loop for ever on this clock: fail instead of hanging.
+        assert len(self.sleeps) < 100, "slept 100 times: nothing stops the wait"
         self.sleeps.append(seconds)
         self.now += seconds
 
