@@ -270,7 +270,8 @@ class _Costing:
         types = self.prices["prices"]["ec2_on_demand_hour"]["types"]
         for lid in self.of_type("AWS::Lambda::CapacityProvider"):
             props = self.props(lid)
-            allowed = [t for t in props.get("InstanceRequirements", {}).get("AllowedTypes", []) if t]
+            # AWS::Lambda::CapacityProvider's names (SAM's AllowedTypes and ScalingConfig translate to them)
+            allowed = [t for t in props.get("InstanceRequirements", {}).get("AllowedInstanceTypes", []) if t]
             candidates = allowed or [self.assume("lmi_default_instance_type")]
             priced = [t for t in candidates if t in types]
             if not priced:
@@ -279,7 +280,7 @@ class _Costing:
             # Lambda picks among the allowed types; the cheapest is the least it can cost.
             kind = min(priced, key=lambda t: float(types[t]["value"]))
             count = int(self.assume("lmi_minimum_instances"))
-            ceiling = int(props.get("ScalingConfig", {}).get("MaxVCpuCount", 0))
+            ceiling = int(props.get("CapacityProviderScalingConfig", {}).get("MaxVCpuCount", 0))
             if ceiling and count * int(types[kind]["vcpus"]) > ceiling:
                 count = max(1, ceiling // int(types[kind]["vcpus"]))
             ec2 = count * self.hours * float(types[kind]["value"])

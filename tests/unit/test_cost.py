@@ -1,0 +1,146 @@
+"""tools.cost: the idle cost is read from the translated template, priced from one dated file."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inference_runtime.lifecycle.phases import InitPhase
+from tools.cost import PRESETS, estimate, load_prices
+from tools.cost.__main__ import main
+from tools.cost.model import PRICE_FILE, _Costing
+from tools.template.cfn import parameter_values, source_template, translate
+
+PRICES = load_prices()
+HOURS = PRICES["hours_per_month"]["value"]
+MONTH_S = HOURS * 3600
+#: premium opened by source address, so that provisioned concurrency serves someone
+OPEN = {"PremiumAllowedCidr": "203.0.113.0/24"}
+
+
+def price(name: str) -> float:
+    return float(PRICES["prices"][name]["value"])
+
+
+def line(result: Any, resource: str) -> Any:
+    [found] = [x for x in result.lines if x.resource == resource]
+    return found
+
+
+@pytest.fixture(scope="module")
+def defaults() -> Any:
+    return estimate({})
+
+
+def test_the_defaults_total_is_the_sum_of_lines_read_from_the_translated_template(defaults: Any) -> None:
+    # GIVEN the template's defaults WHEN costed THEN each resource that idles has its line
+    assert defaults.total == pytest.approx(sum(x.usd for x in defaults.lines))
+    assert line(defaults, "LoadBalancer").usd == pytest.approx(HOURS * price("alb_hour"))
+    # REQUIRED gives two subnets: one public address each on an internet-facing load balancer
+    assert line(defaults, "LoadBalancer public IPv4").usd == pytest.approx(2 * HOURS * price("public_ipv4_hour"))
+    assert line(defaults, "ColdStartDashboard").usd == price("cw_dashboard_month")
+    assert defaults.refused == []
+    assert defaults.unpriced == [], "a resource type tools/cost has no rule for: price it or list it as free"
+
+
+def test_the_load_balancers_addresses_follow_its_scheme_and_subnets() -> None:
+    three = estimate({"SubnetIds": "subnet-0aaa,subnet-0bbb,subnet-0ccc"})
+    assert line(three, "LoadBalancer public IPv4").usd == pytest.approx(3 * HOURS * price("public_ipv4_hour"))
+    internal = estimate({"LoadBalancerScheme": "internal"})
+    assert not [x for x in internal.lines if x.resource == "LoadBalancer public IPv4"]
+
+
+def test_provisioned_concurrency_2_adds_its_line_at_the_functions_memory() -> None:
+    # GIVEN premium open, with and without provisioned concurrency
+    without = estimate({**OPEN, "PremiumProvisionedConcurrency": "0"})
+    with_pc = estimate({**OPEN, "PremiumProvisionedConcurrency": "2", "FunctionMemorySize": "2048"})
+    # THEN only the second has the line: 2 environments x 2 GB all month
+    assert not [x for x in without.lines if "provisioned concurrency" in x.resource]
+    expected = 2 * 2.0 * MONTH_S * price("lambda_pc_gb_s")
+    assert line(with_pc, "PremiumFunction provisioned concurrency").usd == pytest.approx(expected)
+    # ... and the target-tracking alarms and the spill-over alarm come with it
+    assert line(with_pc, "PremiumScalingPolicy").usd == pytest.approx(2 * price("cw_alarm_metric_month"))
+    assert line(with_pc, "PremiumSpilloverAlarm").usd == pytest.approx(price("cw_alarm_metric_month"))
+
+
+def test_the_gpu_tier_adds_its_minimum_instances_and_the_management_fee() -> None:
+    types = PRICES["prices"]["ec2_on_demand_hour"]["types"]
+    gpu = estimate(PRESETS["gpu"])
+    ec2 = 3 * HOURS * types["g6.xlarge"]["value"]     # the assumed type when GpuInstanceTypes is empty
+    assert line(gpu, "GpuCapacityProvider instances").usd == pytest.approx(ec2)
+    assert line(gpu, "GpuCapacityProvider management fee").usd == pytest.approx(ec2 * price("lmi_management_fee"))
+    assert gpu.total - estimate({}).total > ec2
+    # Lambda picks among the allowed types: the least it can cost is the cheapest one's
+    listed = estimate({**PRESETS["gpu"], "GpuInstanceTypes": "g6e.xlarge,g4dn.xlarge"})
+    assert "g4dn.xlarge" in line(listed, "GpuCapacityProvider instances").idles
+    # the vCPU ceiling caps the instance count (8 vCPUs: two 4-vCPU instances)
+    capped = estimate({**PRESETS["gpu"], "GpuMaxVCpuCount": "8"})
+    assert line(capped, "GpuCapacityProvider instances").usd == pytest.approx(2 * HOURS * types["g6.xlarge"]["value"])
+
+
+def test_snapstart_adds_the_snapshot_cache_at_the_functions_memory() -> None:
+    small = estimate({"StandardSnapStart": "true", "FunctionMemorySize": "1024"})
+    large = estimate({"StandardSnapStart": "true", "FunctionMemorySize": "4096"})
+    cache = line(small, "StandardFunction SnapStart cache").usd
+    assert cache > MONTH_S * price("snapstart_cache_gb_s")      # at least the live version, 1 GB
+    assert line(large, "StandardFunction SnapStart cache").usd == pytest.approx(4 * cache)
+    assert not [x for x in estimate({}).lines if "SnapStart" in x.resource]
+
+
+def test_custom_metrics_are_counted_from_the_runtimes_phases_and_keep_warms_pings(defaults: Any) -> None:
+    # Each pinged CPU tier: KeepWarmPing, KeepWarmColdPing, InitDuration and one metric per phase
+    # but the GPU's CUDA phase, under one init type.
+    per_tier = 3 + len(InitPhase) - 1
+    assert line(defaults, "StandardFunction custom metrics").idles.startswith(f"{per_tier} EMF metrics")
+    fewer = estimate({"StandardWarmCount": "0", "PremiumWarmCount": "0"})
+    assert not [x for x in fewer.lines if "custom metrics" in x.resource or "keep-warm pings" in x.resource]
+
+
+def test_keep_warm_runs_follow_the_schedule(defaults: Any) -> None:
+    every_10 = estimate({"KeepWarmSchedule": "rate(10 minutes)"})
+    assert line(every_10, "StandardFunction keep-warm pings").usd == pytest.approx(
+        line(defaults, "StandardFunction keep-warm pings").usd / 2)
+
+
+def test_a_resource_type_without_a_rule_is_listed_unpriced_not_dropped() -> None:
+    params = parameter_values(source_template())
+    template = translate(params)
+    template["Resources"]["Nat"] = {"Type": "AWS::EC2::NatGateway", "Properties": {}}
+    result = _Costing(template, params, PRICES).run()
+    assert result.unpriced == ["Nat (AWS::EC2::NatGateway)"]
+
+
+def test_the_price_file_is_dated_sourced_and_complete() -> None:
+    assert datetime.date.fromisoformat(PRICES["date"]) <= datetime.date.today()
+    assert PRICES["region"] == "us-east-1"
+    for name, entry in PRICES["prices"].items():
+        assert entry["unit"] and entry["evidence"], name
+        assert entry["source"].startswith("https://aws.amazon.com/"), name
+        values = [t["value"] for t in entry["types"].values()] if "types" in entry else [entry["value"]]
+        assert all(isinstance(v, float | int) and v > 0 for v in values), name
+    for name, entry in PRICES["assumptions"].items():
+        assert entry["unit"] and entry["why"], name
+    # every price and assumption the model reads is in the file
+    code = Path(PRICE_FILE).with_name("model.py").read_text()
+    assert set(re.findall(r'self\.price\("(\w+)"\)', code)) <= set(PRICES["prices"])
+    assert set(re.findall(r'self\.assume\("(\w+)"\)', code)) <= set(PRICES["assumptions"])
+
+
+def test_bad_input_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="unknown template parameter.*NoSuchParameter"):
+        estimate({"NoSuchParameter": "1"})
+    assert main(["--param", "NoSuchParameter=1"]) == 2
+    assert "NoSuchParameter" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--param", "no-equals-sign"])
+
+
+def test_the_cli_prints_a_table_and_total_per_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--preset", "defaults", "--preset", "snapstart"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| **total** |") == 2
+    assert "### snapstart: StandardSnapStart=true" in out
