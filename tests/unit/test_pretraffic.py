@@ -18,7 +18,7 @@ import pytest
 
 from lambda_shared import log as shared_log
 from lambda_shared.settings import ConfigError
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, load_event, load_module
 
 # The hook's package sits beside its app.py (its CodeUri), as keep-warm's does; not installed.
 sys.path.insert(0, str(REPO_ROOT / "functions" / "pretraffic"))
@@ -299,3 +299,14 @@ def test_settings_from_the_environment() -> None:
                          ({"PRETRAFFIC_VERSION_ARN": VERSION, "PRETRAFFIC_TIER": "gold"}, "not a tier")):
         with pytest.raises(ConfigError, match=message):
             HookConfig.from_env(bad)
+
+
+def test_the_handler_answers_an_event_that_is_not_codedeploys_without_a_traceback(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the function's handler, invoked by hand with keep-warm's event instead of CodeDeploy's
+    app = load_module(REPO_ROOT / "functions" / "pretraffic" / "app.py", "pretraffic_app_unit")
+    result = app.handler(load_event("keepwarm-schedule.json"), None)
+    # THEN a Failed result saying what it expects, one log line, nothing reported (there is no execution)
+    assert result["status"] == FAILED
+    assert "no DeploymentId or LifecycleEventHookExecutionId" in result["reason"]
+    assert log_lines(capsys, "pretraffic_bad_event")[0]["level"] == "ERROR"
