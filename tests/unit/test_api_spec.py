@@ -17,11 +17,11 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
-from inference_runtime.api.events import alb_request_event
 from inference_runtime.api.model import Limits
 from inference_runtime.api.openapi import openapi_document
 from inference_runtime.api.routes import ROUTES, build_app, handler_for
 from inference_runtime.api.table import ROUTE_SPECS
+from lambda_shared.events import alb_request_event
 from tests.helpers import REPO_ROOT
 from tests.unit.fake_services import FakeService
 

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inference_runtime.api.events import alb_request_event
 from inference_runtime.api.routes import build_handler
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
+from lambda_shared.events import alb_request_event
 from tests.helpers import load_event
 from tests.unit.fake_services import LABELS, FakeService
 from tests.unit.test_fuzz_request_path import JSON_VALUES, TEXT

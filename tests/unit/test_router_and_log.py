@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from inference_runtime import log
-from inference_runtime.api.events import alb_request_event
 from inference_runtime.api.router import Request, Response, Router
 from lambda_shared import log as shared_log
+from lambda_shared.events import alb_request_event
 
 
 class Refused(Exception):
