@@ -172,6 +172,11 @@ def markdown(results: dict[str, Any]) -> str:
               f"{floor['pss_mb_total'] / floor['workers']:.0f} MB PSS each.", ""]
     for model in results["models"]:
         largest = model["rows"][-1]
+        if largest["added_fraction_of_weights"] is None:
+            # --workers 1 alone (a smoke run): no extra worker, so nothing added to compare with the target.
+            lines.append(f"- {model['model']}, prepacking {'on' if model['prepacking'] else 'off'}: one worker only, "
+                         "no extra worker's cost measured")
+            continue
         lines.append(f"- {model['model']}, prepacking {'on' if model['prepacking'] else 'off'}: "
                      f"N = {largest['workers']} adds {largest['added_fraction_of_weights']:.0%} of the weights' "
                      f"bytes per extra worker ({'met' if model['target_met'] else 'NOT met'}: <= "
