@@ -269,7 +269,7 @@ def test_malformed_events(warm, fuzz_service, event: Any) -> None:
 # Each minimal input Hypothesis found that broke the property before the fix named beside
 # it (a 500, an exception out of the handler, or an answer a strict client cannot decode);
 # each must keep its 4xx and code.
-FOUND = {
+FOUND: dict[str, tuple[dict[str, Any], int, str]] = {
     # a JSON escape for half a surrogate pair reached the tokenizer: invalid_text
     "escaped lone surrogate in inputs": ({"body": '{"inputs": "\\ud800"}'}, 422, "invalid_text"),
     # the event's body itself held a lone surrogate; encoding it to UTF-8 raised: invalid_body
