@@ -82,6 +82,26 @@ def test_the_gpu_tier_adds_its_minimum_instances_and_the_management_fee() -> Non
     assert line(capped, "GpuCapacityProvider instances").usd == pytest.approx(2 * HOURS * types["g6.xlarge"]["value"])
 
 
+def test_a_scheduled_minimum_adds_its_busy_hours_of_provisioned_concurrency() -> None:
+    # GIVEN 1 provisioned environment, 3 from 08:00 to 20:00 on weekdays (the default schedule)
+    result = estimate({**OPEN, "PremiumProvisionedConcurrency": "1", "PremiumScheduledMinimum": "3",
+                       "FunctionMemorySize": "1024"})
+    # THEN 2 more 1 GB environments for 60 of the week's 168 hours
+    busy_s = 60 / 168 * MONTH_S
+    assert line(result, "PremiumFunction scheduled minimum").usd == pytest.approx(2 * busy_s * price("lambda_pc_gb_s"))
+    assert result.unpriced == []
+
+
+def test_the_free_tier_figure_takes_off_at_most_its_allowances(defaults: Any) -> None:
+    metrics = sum(x.units for x in defaults.lines if x.free_tier == "metrics")
+    assert metrics > 10
+    # 10 metrics, the dashboard, the direct-metric alarms, the pings and runs, the logs
+    assert defaults.free_tier_usd == pytest.approx(
+        10 * price("cw_custom_metric_month") + price("cw_dashboard_month")
+        + sum(x.usd for x in defaults.lines if x.free_tier in ("alarms", "lambda", "logs")))
+    assert 0 < defaults.free_tier_usd < defaults.total
+
+
 def test_snapstart_adds_the_snapshot_cache_at_the_functions_memory() -> None:
     small = estimate({"StandardSnapStart": "true", "FunctionMemorySize": "1024"})
     large = estimate({"StandardSnapStart": "true", "FunctionMemorySize": "4096"})

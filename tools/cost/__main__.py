@@ -15,6 +15,8 @@ def render(title: str, result: Estimate, overrides: dict[str, str]) -> str:
     rows = [f"### {title}: {changed}", "", "| resource | what idles | USD/month |", "|---|---|---:|"]
     rows += [f"| {line.resource} | {line.idles} | {line.usd:.2f} |" for line in result.lines]
     rows.append(f"| **total** | | **{result.total:.2f}** |")
+    rows.append(f"| total less the always-free tiers (CloudWatch, Lambda), if nothing else in the account uses them "
+                f"| | {result.total - result.free_tier_usd:.2f} |")
     for refusal in result.refused:
         rows.append(f"\nWARNING: the template's Rules refuse this parameter set: {refusal}")
     if result.unpriced:

@@ -48,6 +48,10 @@ class Line:
     resource: str
     idles: str
     usd: float
+    #: the always-free allowance this charge counts against ("metrics", "alarms", "dashboards",
+    #: "lambda", "logs"), and how many of its units the line uses; "" for none
+    free_tier: str = ""
+    units: float = 0.0
 
 
 @dataclass
@@ -58,6 +62,8 @@ class Estimate:
     lines: list[Line] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    #: what the always-free tiers would take off the total, if nothing else in the account used them
+    free_tier_usd: float = 0.0
 
     @property
     def total(self) -> float:
@@ -93,6 +99,7 @@ class _Costing:
         self.result = Estimate(params=params, refused=self.ev.rules_refusing())
         self.active = {lid: r for lid, r in template["Resources"].items() if self.ev.active(lid)}
         self.invocations = 0.0  # every idle invocation (keep-warm's runs and pings), for the logs
+        self.requests = self.gb_seconds = 0.0  # of the on-demand invocations, for Lambda's free tier
 
     # -- helpers -------------------------------------------------------------------------
     def price(self, name: str) -> float:
@@ -107,8 +114,27 @@ class _Costing:
     def of_type(self, kind: str) -> list[str]:
         return [lid for lid, r in self.active.items() if r["Type"] == kind]
 
-    def add(self, resource: str, idles: str, usd: float) -> None:
-        self.result.lines.append(Line(resource, idles, usd))
+    def add(self, resource: str, idles: str, usd: float, *, free_tier: str = "", units: float = 0.0) -> None:
+        self.result.lines.append(Line(resource, idles, usd, free_tier, units))
+
+    def free_tier(self) -> float:
+        """USD the always-free allowances (CloudWatch, Lambda) would cover of these lines.
+
+        Not deducted from the total: an account's other resources may use them up already.
+        Lambda's does not apply to a function with provisioned concurrency (its pings are not tagged).
+        """
+        allowance = {"metrics": 10, "alarms": 10, "dashboards": 3}
+        free = 0.0
+        for kind, units in allowance.items():
+            lines = [x for x in self.result.lines if x.free_tier == kind]
+            used = sum(x.units for x in lines)
+            if used:
+                free += sum(x.usd for x in lines) * min(1.0, units / used)
+        lambda_lines = [x for x in self.result.lines if x.free_tier == "lambda"]
+        if self.requests < 1_000_000 and self.gb_seconds < 400_000:
+            free += sum(x.usd for x in lambda_lines)
+        free += sum(x.usd for x in self.result.lines if x.free_tier == "logs" and x.units < 5)
+        return free
 
     @staticmethod
     def target(node: Any) -> str | None:
@@ -147,7 +173,8 @@ class _Costing:
         self.waf()
         self.logs()
         self.images()
-        self.result.unpriced = sorted(f"{lid} ({r['Type']})" for lid, r in self.active.items()
+        self.result.free_tier_usd = self.free_tier()
+        self.result.unpriced += sorted(f"{lid} ({r['Type']})" for lid, r in self.active.items()
                                       if r["Type"] not in NO_IDLE_CHARGE)
         return self.result
 
@@ -185,9 +212,29 @@ class _Costing:
                      f"{count} environments x {gb:.3f} GB x {self.hours:.0f} h allocated",
                      count * gb * self.hours * SECONDS_PER_HOUR * self.price("lambda_pc_gb_s"))
         for target in self.of_type("AWS::ApplicationAutoScaling::ScalableTarget"):
-            if self.props(target).get("ScheduledActions"):
-                self.result.unpriced.append(
-                    f"{target} scheduled minimum (busy-hours provisioned concurrency is not counted)")
+            self.scheduled_minimum(target)
+
+    def scheduled_minimum(self, target: str) -> None:
+        """The environments a scheduled minimum adds during its busy hours, billed traffic or not."""
+        props = self.props(target)
+        actions = props.get("ScheduledActions") or []
+        base = int(props.get("MinCapacity", 0))
+        raised = [a for a in actions if int(a["ScalableTargetAction"]["MinCapacity"]) > base]
+        lowered = [a for a in actions if int(a["ScalableTargetAction"]["MinCapacity"]) <= base]
+        functions = [f for f in self.pc if str(props.get("ResourceId", "")).startswith(f"function:{self.ev.ref(f)}:")]
+        if not raised or not functions:
+            return
+        hours = _busy_hours_per_week(raised[0]["Schedule"], lowered[0]["Schedule"]) if lowered else None
+        if hours is None:
+            self.result.unpriced.append(f"{target} scheduled minimum (its schedules are not a daily "
+                                        "cron(M H ? * DAYS *) pair tools.cost can count)")
+            return
+        extra = int(raised[0]["ScalableTargetAction"]["MinCapacity"]) - base
+        busy = hours * self.hours / (7 * 24)
+        gb = self.memory_gb(functions[0])
+        self.add(f"{functions[0]} scheduled minimum",
+                 f"{extra} more environments x {gb:.3f} GB for {busy:.0f} busy hours ({hours:g} h a week)",
+                 extra * gb * busy * SECONDS_PER_HOUR * self.price("lambda_pc_gb_s"))
 
     def snapstart(self) -> None:
         days_cached = float(self.assume("snapstart_superseded_version_days")) * float(self.assume("deploys_per_month"))
@@ -247,8 +294,11 @@ class _Costing:
         self.invocations = runs
         run_s = hold_s + float(self.assume("keepwarm_run_overhead_ms")) / 1000
         gb = self.memory_gb(keepwarm)
+        self.requests += runs
+        self.gb_seconds += runs * run_s * gb
         self.add(f"{keepwarm} runs", f"{runs:.0f} runs ({schedule}) x {run_s:.2f} s x {gb:.3f} GB",
-                 runs * (self.price("lambda_request") + run_s * gb * self.price("lambda_duration_gb_s")))
+                 runs * (self.price("lambda_request") + run_s * gb * self.price("lambda_duration_gb_s")),
+                 free_tier="lambda")
         ping_s = hold_s + float(self.assume("warm_ping_overhead_ms")) / 1000
         for function, count in self.warm.items():
             gb = self.memory_gb(function)
@@ -257,9 +307,13 @@ class _Costing:
             self.invocations += pings
             duration = runs * ping_s * gb * (on_pc * self.price("lambda_pc_duration_gb_s")
                                              + (count - on_pc) * self.price("lambda_duration_gb_s"))
+            if not self.pc.get(function):
+                self.requests += pings
+                self.gb_seconds += pings * ping_s * gb
             self.add(f"{function} keep-warm pings",
                      f"{pings:.0f} /warm pings ({count} a run{', on provisioned concurrency' if on_pc else ''}) "
-                     f"x {ping_s:.2f} s x {gb:.3f} GB", pings * self.price("lambda_request") + duration)
+                     f"x {ping_s:.2f} s x {gb:.3f} GB", pings * self.price("lambda_request") + duration,
+                     free_tier="" if self.pc.get(function) else "lambda")
         if env.get("KEEP_WARM_POLICY") == "refresh" and self.warm:
             metrics = runs * len(self.warm) * int(self.assume("keepwarm_metrics_per_tier_run"))
             self.add(f"{keepwarm} GetMetricData", f"{metrics:.0f} metrics read (KeepWarmPolicy refresh, "
@@ -330,26 +384,31 @@ class _Costing:
                      f"{KEEP_WARM_COLD_PING} x {len(pinged)}, "
                      f"{INIT_DURATION} + {len(phases)} {PHASE_PREFIX}* x {len(inits)} init types: "
                      f"{', '.join(sorted(inits)) or 'none'}); dimensions service, function, tier, init_type",
-                     (always + by_init * fraction) * self.price("cw_custom_metric_month"))
+                     (always + by_init * fraction) * self.price("cw_custom_metric_month"),
+                     free_tier="metrics", units=always + by_init * fraction)
         for lid in self.of_type("AWS::Logs::MetricFilter"):
             count = len(self.props(lid).get("MetricTransformations", []))
             self.add(f"{lid}", f"{count} metric from a log filter (emitted at each restore)",
-                     count * fraction * self.price("cw_custom_metric_month"))
+                     count * fraction * self.price("cw_custom_metric_month"),
+                     free_tier="metrics", units=count * fraction)
 
     def alarms(self) -> None:
         for lid in self.of_type("AWS::CloudWatch::Alarm"):
             metrics = self.props(lid).get("Metrics")
             count = sum(1 for m in metrics if "MetricStat" in m) if metrics else 1
+            # the free tier covers alarms that list their metric directly, not metric-math ones
             self.add(lid, f"alarm reading {count} metric{'s' if count > 1 else ''}",
-                     count * self.price("cw_alarm_metric_month"))
+                     count * self.price("cw_alarm_metric_month"),
+                     free_tier="" if metrics else "alarms", units=count)
         for lid in self.of_type("AWS::ApplicationAutoScaling::ScalingPolicy"):
             if self.props(lid).get("PolicyType") == "TargetTrackingScaling":
                 self.add(lid, "2 alarms Application Auto Scaling creates for target tracking (high, low)",
-                         2 * self.price("cw_alarm_metric_month"))
+                         2 * self.price("cw_alarm_metric_month"), free_tier="alarms", units=2)
 
     def dashboards(self) -> None:
         for lid in self.of_type("AWS::CloudWatch::Dashboard"):
-            self.add(lid, "1 dashboard (free if among the account's first 3)", self.price("cw_dashboard_month"))
+            self.add(lid, "1 dashboard (free if among the account's first 3)", self.price("cw_dashboard_month"),
+                     free_tier="dashboards", units=1)
 
     def waf(self) -> None:
         for lid in self.of_type("AWS::WAFv2::WebACL"):
@@ -367,7 +426,8 @@ class _Costing:
         stored = gb * min(retention_days, 3653) / (self.hours / 24)
         self.add("log groups", f"{gb * 1000:.0f} MB a month ingested ({invocations:.0f} invocations), "
                                f"{stored * 1000:.0f} MB kept ({retention_days} days)",
-                 gb * self.price("cw_logs_ingest_gb") + stored * self.price("cw_logs_storage_gb_month"))
+                 gb * self.price("cw_logs_ingest_gb") + stored * self.price("cw_logs_storage_gb_month"),
+                 free_tier="logs", units=gb + stored)
 
     def images(self) -> None:
         sizes = self.assume("image_gb")
@@ -381,6 +441,33 @@ class _Costing:
             repository = uri.rsplit("/", 1)[-1].split(":")[0].split("@")[0]
             self.add(f"ECR image {repository}", f"{sizes[kind]} GB, one version kept",
                      float(sizes[kind]) * self.price("ecr_storage_gb_month"))
+
+
+_DAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+
+
+def _days(field: str) -> int | None:
+    """How many days of the week a cron day-of-week field names (MON-FRI, SAT,SUN, *)."""
+    if field in ("*", "?"):
+        return 7
+    days = 0
+    for part in field.split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            return None
+        days += _DAYS.index(last or first) - _DAYS.index(first) + 1 if last else 1
+    return days
+
+
+def _busy_hours_per_week(start: str, end: str) -> float | None:
+    """Hours a week between two Application Auto Scaling crons on the same days, else None."""
+    pattern = r"cron\((\d+) (\d+) \? \* (\S+) \*\)"
+    a, b = re.fullmatch(pattern, start.strip()), re.fullmatch(pattern, end.strip())
+    if not a or not b or a.group(3) != b.group(3):
+        return None
+    days = _days(a.group(3))
+    span = (int(b.group(2)) * 60 + int(b.group(1)) - int(a.group(2)) * 60 - int(a.group(1))) / 60
+    return days * span if days and span > 0 else None
 
 
 def _minutes(expression: str) -> float:
