@@ -46,7 +46,8 @@ def test_the_cpu_tiers_from_one_image(template: dict[str, Any]) -> None:
     assert "ProvisionedConcurrencyConfig" not in standard["Properties"]
     # no router function on the request path, and no second variant of a tier: SnapStart is a
     # setting of the standard function (tests/unit/test_template_translated.py)
-    assert set(functions) == {"StandardFunction", "PremiumFunction", "KeepWarmFunction"}
+    assert set(functions) == {"StandardFunction", "PremiumFunction", "KeepWarmFunction", "StandardPreTrafficFunction",
+                              "PremiumPreTrafficFunction"}
 
 
 STANDARD_ALIAS = {"Ref": "StandardFunction.Alias"}

@@ -37,7 +37,8 @@ CPU_REQUIREMENTS = REPO_ROOT / "functions" / "inference" / "requirements.txt"
 
 # Every resource of the tier, each under its condition (HasGpuInstanceTypes only narrows a property).
 GPU_RESOURCES = {"GpuSecurityGroup", "GpuOperatorRole", "GpuCapacityProvider", "GpuFunction", "GpuFunctionAlias",
-                 "GpuFunctionLogGroup", "GpuFunctionRole", "GpuTargetGroup", "GpuInvokePermission", "GpuTierRule",
+                 "GpuFunctionLogGroup", "GpuFunctionRole", "GpuTargetGroup", "GpuInvokePermission",
+                 "GpuTierRefusedRule",
                  "GpuThrottleAlarm"}
 GPU_OUTPUTS = {"TryItGpu", "GpuFunctionAlias", "GpuLogGroup", "GpuCapacityProviderArn"}
 # What an AWS::Lambda::Function does is set by these properties (LMI adds the last three).
@@ -116,13 +117,13 @@ def test_the_capacity_provider_keeps_the_tiers_condition_and_network(source: dic
     # SAM translates AWS::Serverless::CapacityProvider to the Lambda resource, keeping its condition
     assert provider["Type"] == "AWS::Lambda::CapacityProvider" and provider["Condition"] == "GpuTierEnabled"
     properties = evaluate.value(provider["Properties"])
-    assert properties["VpcConfig"] == {"SubnetIds": ["subnet-0aaa", "subnet-0bbb"],
+    assert properties["VpcConfig"] == {"SubnetIds": ["subnet-0ccc", "subnet-0ddd"],   # GpuSubnetIds, not the LB's
                                        "SecurityGroupIds": [evaluate.ref("GpuSecurityGroup")]}
     operator = f"{evaluate.ref('GpuOperatorRole')}.Arn"
     assert properties["PermissionsConfig"] == {"CapacityProviderOperatorRoleArn": operator}
     assert properties["InstanceRequirements"] == {"Architectures": ["x86_64"]}   # Lambda chooses the types
     assert properties["CapacityProviderScalingConfig"] == {"MaxVCpuCount": "24", "ScalingMode": "Auto"}
-    # AND the types can be narrowed, and the instances given subnets of their own, as lists
+    # AND the types can be narrowed, and the instances' subnets are given as a list
     properties = gpu_properties(source, "GpuCapacityProvider", GpuInstanceTypes="g6.xlarge,g6.2xlarge",
                                 GpuMaxVCpuCount="48", GpuSubnetIds="subnet-0ccc,subnet-0ddd")
     assert properties["InstanceRequirements"]["AllowedInstanceTypes"] == ["g6.xlarge", "g6.2xlarge"]
@@ -246,19 +247,56 @@ def test_the_gpu_tier_is_refused_without_its_image(source: dict[str, Any]) -> No
     assert not Evaluator(source, parameter_values(source, GpuTier="true")).rules_refusing()
 
 
+def test_the_gpu_tier_is_refused_without_subnets_of_its_own(source: dict[str, Any]) -> None:
+    # CloudFormation cannot see route tables: the Rule asks for subnets named for the instances, so
+    # they never land in the load balancer's (public) subnets by default
+    refused = Evaluator(source, parameter_values(source, GpuTier="true", GpuSubnetIds="")).rules_refusing()
+    assert any("GpuTier=true needs GpuSubnetIds" in message for message in refused)
+    assert not Evaluator(source, parameter_values(source, GpuSubnetIds="")).rules_refusing()
+
+
+@pytest.mark.parametrize(("memory", "ratio", "whole"), [("8192", "4", True), ("8192", "8", True), ("2048", "2", True),
+                                                          ("6144", "4", False), ("4096", "8", False),
+                                                          ("3000", "2", False)])
+def test_gpu_memory_is_a_whole_number_of_vcpus(source: dict[str, Any], memory: str, ratio: str, whole: bool) -> None:
+    refused = Evaluator(source, parameter_values(source, GpuTier="true", GpuFunctionMemorySize=memory,
+                                                 GpuMemoryGiBPerVCpu=ratio)).rules_refusing()
+    assert (refused == []) is whole, refused
+    # off, the GPU parameters are not checked
+    assert not Evaluator(source, parameter_values(source, GpuFunctionMemorySize=memory,
+                                                  GpuMemoryGiBPerVCpu=ratio)).rules_refusing()
+
+
 # --- the front door, two stacks, who may do what -----------------------------------------
-def test_the_gpu_header_reaches_the_gpu_alias_after_the_premium_rules(source: dict[str, Any]) -> None:
-    template, _, evaluate = deployed(source, GpuTier="true", PremiumAccessToken="s3cr3t-token-0123456789",
-                                     PremiumAllowedCidr="10.0.0.0/8", LoadBalancerScheme="internal")
-    rules = {k: evaluate.value(r["Properties"]) for k, r in template["Resources"].items()
-             if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule" and evaluate.active(k)}
-    gpu = rules.pop("GpuTierRule")
-    assert set(rules) == {"PremiumTierByTokenRule", "PremiumTierBySourceRule", "PremiumTierRefusedRule"}
+def test_the_gpu_header_reaches_the_gpu_alias_only_for_whom_premium_is_open(source: dict[str, Any]) -> None:
+    def gpu_rules(**overrides: str) -> tuple[dict[str, Any], Evaluator, dict[str, Any]]:
+        template, _, evaluate = deployed(source, GpuTier="true", **overrides)
+        return template, evaluate, {k: evaluate.value(r["Properties"]) for k, r in template["Resources"].items()
+                                    if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule" and evaluate.active(k)}
+
+    # GIVEN the defaults (no token, no source range): the GPU header is refused, nothing forwarded
+    _, _, rules = gpu_rules()
+    assert [k for k in rules if k.startswith("Gpu")] == ["GpuTierRefusedRule"]
+    assert rules["GpuTierRefusedRule"]["Actions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
+    # WHEN premium is opened by token and by source range, the GPU tier opens to the same clients
+    template, evaluate, rules = gpu_rules(PremiumTokenSecret="fast-inference/premium-token",
+                                          PremiumAllowedCidr="10.0.0.0/8", LoadBalancerScheme="internal")
+    gpu = {k: rules.pop(k) for k in ("GpuTierByTokenRule", "GpuTierBySourceRule", "GpuTierRefusedRule")}
+    assert set(rules) == {"OperatorRoutesRule", "PremiumTierByTokenRule", "PremiumTierBySourceRule",
+                          "PremiumTierRefusedRule"}
     # after every premium rule: a request naming both tiers meets premium's refusal first
-    assert all(gpu["Priority"] > rule["Priority"] for rule in rules.values())
-    assert gpu["Conditions"] == [{"Field": "http-header",
-                                  "HttpHeaderConfig": {"HttpHeaderName": "X-Latency-Tier", "Values": ["gpu"]}}]
-    assert gpu["Actions"] == [{"Type": "forward", "TargetGroupArn": evaluate.ref("GpuTargetGroup")}]
+    assert all(g["Priority"] > rule["Priority"] for g in gpu.values() for rule in rules.values())
+    assert gpu["GpuTierRefusedRule"]["Priority"] > max(gpu["GpuTierByTokenRule"]["Priority"],
+                                                      gpu["GpuTierBySourceRule"]["Priority"])
+    header = {"HttpHeaderName": "X-Latency-Tier", "Values": ["gpu"]}
+    token = {"HttpHeaderName": "X-Premium-Token", "Values": ["{{resolve:secretsmanager:fast-inference/premium-token}}"]}
+    assert gpu["GpuTierByTokenRule"]["Conditions"] == [{"Field": "http-header", "HttpHeaderConfig": header},
+                                                       {"Field": "http-header", "HttpHeaderConfig": token}]
+    assert gpu["GpuTierBySourceRule"]["Conditions"] == [{"Field": "http-header", "HttpHeaderConfig": header},
+                                                        {"Field": "source-ip",
+                                                         "SourceIpConfig": {"Values": ["10.0.0.0/8"]}}]
+    for name in ("GpuTierByTokenRule", "GpuTierBySourceRule"):
+        assert gpu[name]["Actions"] == [{"Type": "forward", "TargetGroupArn": evaluate.ref("GpuTargetGroup")}]
     # the load balancer may invoke the alias, from this stack's GPU target group only
     group = evaluate.value(template["Resources"]["GpuTargetGroup"]["Properties"])
     permission = evaluate.value(template["Resources"]["GpuInvokePermission"]["Properties"])

@@ -142,9 +142,10 @@ def test_a_layer_only_change_publishes_a_new_version_of_the_functions_using_it(s
     params = parameter_values(source)
     before, after = translate(params, layer_key="layer-1.zip"), translate(params, layer_key="layer-2.zip")
     users = [name for name, r in source["Resources"].items() if "Layers" in r.get("Properties", {})]
-    assert users == ["KeepWarmFunction"]
-    # THEN each function using the layer publishes a new version
-    for function in users:
+    # (CodeDeploy invokes the PreTraffic hooks by name, $LATEST: their new layer needs no version)
+    assert users == ["KeepWarmFunction", "StandardPreTrafficFunction", "PremiumPreTrafficFunction"]
+    # THEN each function using the layer through its alias publishes a new version
+    for function in ["KeepWarmFunction"]:
         assert published_version(before, params, function) != published_version(after, params, function)
 
 
@@ -280,22 +281,31 @@ def test_premium_without_provisioned_concurrency_fits_a_small_account(source: di
     assert "ProvisionedConcurrencyConfig" not in alias
     assert not evaluate.active("PremiumScalableTarget") and not evaluate.active("PremiumScalingPolicy")
     assert not evaluate.active("PremiumSpilloverAlarm")
-    # AND by default it has the provisioned concurrency asked for
+    # AND by default, premium closed to every client, none is allocated either: no one could use it
     params = parameter_values(source)
     template = translate(params)
-    alias = Evaluator(template, params).value(template["Resources"]["PremiumFunctionAliaslive"]["Properties"])
-    assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": "2"}
+    evaluate = Evaluator(template, params)
+    assert not [name for name, r in template["Resources"].items()
+                if evaluate.active(name) and "ProvisionedConcurrencyConfig" in evaluate.value(r.get("Properties", {}))]
+    assert not evaluate.active("PremiumScalableTarget") and not evaluate.active("PremiumSpilloverAlarm")
+    # AND once a client may use premium (a token or a source range), it has what was asked for
+    for opened in ({"PremiumAllowedCidr": "10.0.0.0/8"}, {"PremiumTokenSecret": "fast-inference/premium-token",
+                                                          "LoadBalancerScheme": "internal"}):
+        params = parameter_values(source, **opened)
+        template = translate(params)
+        alias = Evaluator(template, params).value(template["Resources"]["PremiumFunctionAliaslive"]["Properties"])
+        assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": "2"}
 
 
 def test_rules_refuse_a_certificate_without_its_name_and_a_token_in_clear_text(source: dict[str, Any]) -> None:
     certificate = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
-    token = "s3cr3t-token-0123456789"
+    token = "fast-inference/premium-token"
     assert refusals(source, CertificateArn=certificate)
     assert refusals(source, CertificateArn=certificate, DomainName="api.example.com") == []
     # a token over plain HTTP on the internet is refused; over HTTPS or inside the VPC it is fine
-    assert refusals(source, PremiumAccessToken=token)
-    assert refusals(source, PremiumAccessToken=token, CertificateArn=certificate, DomainName="api.example.com") == []
-    assert refusals(source, PremiumAccessToken=token, LoadBalancerScheme="internal") == []
+    assert refusals(source, PremiumTokenSecret=token)
+    assert refusals(source, PremiumTokenSecret=token, CertificateArn=certificate, DomainName="api.example.com") == []
+    assert refusals(source, PremiumTokenSecret=token, LoadBalancerScheme="internal") == []
     # a scheduled minimum with nothing to scale is refused
     assert refusals(source, PremiumProvisionedConcurrency="0", PremiumScheduledMinimum="2")
     assert refusals(source, PremiumProvisionedConcurrency="0") == []
@@ -324,7 +334,8 @@ def premium_rules(source: dict[str, Any], **overrides: str) -> dict[str, dict[st
     template = translate(params)
     evaluate = Evaluator(template, params)
     return {logical_id: evaluate.value(r["Properties"]) for logical_id, r in template["Resources"].items()
-            if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule" and evaluate.active(logical_id)}
+            if r["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule" and evaluate.active(logical_id)
+            and logical_id.startswith("Premium")}
 
 
 def test_premium_is_closed_to_the_internet_by_default(source: dict[str, Any]) -> None:
@@ -338,12 +349,14 @@ def test_premium_is_closed_to_the_internet_by_default(source: dict[str, Any]) ->
 
 
 def test_premium_is_open_to_the_token_or_the_source_range_when_set(source: dict[str, Any]) -> None:
-    rules = premium_rules(source, PremiumAccessToken="s3cr3t-token-0123456789", PremiumAllowedCidr="10.0.0.0/8",
+    rules = premium_rules(source, PremiumTokenSecret="fast-inference/premium-token", PremiumAllowedCidr="10.0.0.0/8",
                           LoadBalancerScheme="internal")
     by_token, by_source, refused = (rules["PremiumTierByTokenRule"], rules["PremiumTierBySourceRule"],
                                     rules["PremiumTierRefusedRule"])
     assert by_token["Priority"] < refused["Priority"] and by_source["Priority"] < refused["Priority"]
-    assert {"HttpHeaderName": "X-Premium-Token", "Values": ["s3cr3t-token-0123456789"]} in \
+    # the token is the secret's value, resolved by CloudFormation (a dynamic reference), never a parameter
+    token = ["{{resolve:secretsmanager:fast-inference/premium-token}}"]
+    assert {"HttpHeaderName": "X-Premium-Token", "Values": token} in \
         [c.get("HttpHeaderConfig") for c in by_token["Conditions"]]
     assert {"Values": ["10.0.0.0/8"]} in [c.get("SourceIpConfig") for c in by_source["Conditions"]]
     for rule in (by_token, by_source):

@@ -9,14 +9,15 @@ image functions get an ImageUri (the GPU tier's plain AWS::Lambda::Function, an 
 own Dockerfile target) and the layer an S3 location. ``Evaluator`` resolves
 what CloudFormation resolves at deploy time, for the intrinsics this template uses
 (Ref, Fn::If, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::GetAtt, Fn::FindInMap,
-conditions, and the Rules functions), so tests can compare what two parameter sets or two stacks would
-really create. A Ref to a resource resolves to the physical name CloudFormation would
+conditions, and the Rules functions, EachMemberEquals too), so tests can compare what two
+parameter sets or two stacks would really create. A Ref to a resource resolves to the physical name CloudFormation would
 generate for it in that stack (``<stack>-<LogicalId>-<suffix>``).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fast-inference:{tag}"
 LAYER_URI = "s3://sam-artifacts/fast-inference/{key}"
 REQUIRED = {"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0aaa,subnet-0bbb",
-            # used only with GpuTier=true, which a Rule refuses without it
-            "GpuImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/fast-inference-gpu:runtime-gpu-v1"}
+            # used only with GpuTier=true, which Rules refuse without them
+            "GpuImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/fast-inference-gpu:runtime-gpu-v1",
+            "GpuSubnetIds": "subnet-0ccc,subnet-0ddd"}
 
 
 class _NoManagedPolicies:
@@ -105,7 +107,14 @@ class Evaluator:
             if kind.startswith("List<") or kind == "CommaDelimitedList":
                 return self.params[name].split(",")   # CloudFormation hands these over as lists
             return self.params[name]
-        if name in self.template.get("Resources", {}):
+        resource = self.template.get("Resources", {}).get(name)
+        if resource is not None and resource["Type"] == "AWS::Lambda::LayerVersion":
+            # A layer version's Ref is its ARN, which ends in the layer's name and version number.
+            layer = self.value(resource["Properties"].get("LayerName", name))
+            # SAM names the resource after a hash of the content: new content, new version number.
+            version = int(hashlib.sha256(name.encode()).hexdigest()[:6], 16)
+            return f"arn:aws:lambda:{self.stack.region}:{self.stack.account}:layer:{layer}:{version}"
+        if resource is not None:
             return f"{self.stack.name}-{name}-{self.stack.uuid[:8]}"
         raise KeyError(f"Ref to unknown {name}")
 
@@ -144,6 +153,9 @@ class Evaluator:
             if key == "Fn::Contains":
                 values, needle = arg
                 return str(self.value(needle)) in [str(v) for v in self.value(values)]
+            if key == "Fn::EachMemberEquals":
+                values, needle = arg
+                return all(str(v) == str(self.value(needle)) for v in self.value(values))
             if key == "Fn::Join":
                 separator, items = arg
                 return separator.join(str(v) for v in self.value(items))

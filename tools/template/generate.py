@@ -41,6 +41,9 @@ LOGGED_FUNCTIONS = (
     ("StandardFunction", "StandardLogGroup", "Logs of the standard tier (init trace, requests, EMF metrics)."),
     ("PremiumFunction", "PremiumLogGroup", "Logs of the premium tier."),
     ("KeepWarmFunction", "KeepWarmLogGroup", "Logs of keep-warm (one JSON summary line per run)."),
+    ("StandardPreTrafficFunction", "StandardPreTrafficLogGroup",
+     "Logs of the standard tier's PreTraffic hook (one line per step of a deploy)."),
+    ("PremiumPreTrafficFunction", "PremiumPreTrafficLogGroup", "Logs of the premium tier's PreTraffic hook."),
 )
 LOG_GROUP_SKIPS = (
     ("CKV_AWS_158", "Logs hold request metadata and timings, no payloads; CloudWatch Logs encrypts them at rest. "
