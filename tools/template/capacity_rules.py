@@ -26,15 +26,15 @@ def _numbers(low: int, high: int) -> str:
 
 
 def rules_yaml() -> str:
-    """One rule per allowed maximum below LARGEST_MINIMUM, one assertion per minimum, one line each."""
+    """One rule per allowed maximum below LARGEST_MINIMUM, two lines each (its name, then the rule in flow style)."""
     lines = []
     for maximum in MAX_VALUES:
         if maximum >= LARGEST_MINIMUM:
             continue  # every accepted minimum fits: nothing to check
+        assertions = ", ".join(f'{{ Assert: !Contains [{_numbers(0, maximum)}, !Ref {name}], AssertDescription: '
+                               f'"{name} must be at most PremiumMaxProvisionedConcurrency ({maximum})." }}'
+                               for name in MINIMUMS)
         lines += [f"  PremiumMinimumsFitMaximum{maximum}:",
-                  f'    RuleCondition: !Equals [!Ref PremiumMaxProvisionedConcurrency, "{maximum}"]',
-                  "    Assertions:"]
-        lines += [f"      - {{ Assert: !Contains [{_numbers(0, maximum)}, !Ref {name}], AssertDescription: "
-                  f'"{name} must be at most PremiumMaxProvisionedConcurrency ({maximum})." }}'
-                  for name in MINIMUMS]
+                  f'    {{ RuleCondition: !Equals [!Ref PremiumMaxProvisionedConcurrency, "{maximum}"], '
+                  f"Assertions: [{assertions}] }}"]
     return "\n".join(lines) + "\n"

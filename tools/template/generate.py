@@ -62,27 +62,22 @@ def front_door_targets() -> str:
     lines = ["  # A health check would invoke a function every interval; keep-warm and the functions' own",
              "  # /health serve that purpose without the steady cost."]
     for tier in TIERS:
+        condition = [f"    Condition: {tier.condition}"] if tier.condition else []
         lines += [f"  {tier.prefix}TargetGroup:",
                   "    Type: AWS::ElasticLoadBalancingV2::TargetGroup",
-                  *_condition(tier.condition),
+                  *condition,
                   f"    DependsOn: {tier.prefix}InvokePermission",
-                  "    Properties:",
-                  f'      Name: !Join ["-", [inference-{tier.short}, {STACK_SUFFIX}]]',
-                  "      TargetType: lambda",
-                  "      HealthCheckEnabled: false",
-                  f"      Targets: [{{ Id: !Ref {tier.alias} }}]",
+                  f'    Properties: {{ Name: !Join ["-", [inference-{tier.short}, {STACK_SUFFIX}]], '
+                  f"TargetType: lambda, HealthCheckEnabled: false, Targets: [{{ Id: !Ref {tier.alias} }}] }}",
                   f"  {tier.prefix}InvokePermission:",
                   "    Type: AWS::Lambda::Permission",
-                  *_condition(tier.condition),
+                  *condition,
                   "    Properties:",
-                  f"      FunctionName: !Ref {tier.alias}",
-                  "      Action: lambda:InvokeFunction",
-                  "      Principal: elasticloadbalancing.amazonaws.com",
-                  "      SourceAccount: !Ref AWS::AccountId",
-                  "      SourceArn: !Sub",
-                  "        - arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:${AWS::AccountId}:"
-                  f"targetgroup/inference-{tier.short}-${{Suffix}}/*",
-                  f"        - Suffix: {STACK_SUFFIX}"]
+                  f"      {{ FunctionName: !Ref {tier.alias}, Action: lambda:InvokeFunction, "
+                  "Principal: elasticloadbalancing.amazonaws.com, SourceAccount: !Ref AWS::AccountId,",
+                  "        SourceArn: !Sub [\"arn:${AWS::Partition}:elasticloadbalancing:${AWS::Region}:"
+                  "${AWS::AccountId}:"
+                  f'targetgroup/inference-{tier.short}-${{Suffix}}/*", {{ Suffix: {STACK_SUFFIX} }}] }}']
     return "\n".join(lines) + "\n"
 
 
@@ -92,13 +87,11 @@ def log_groups() -> str:
     for function, _, _ in LOGGED_FUNCTIONS:
         lines += [f"  {function}LogGroup:",
                   "    Type: AWS::Logs::LogGroup",
-                  "    Metadata:",
-                  "      checkov:",
-                  "        skip:",
-                  *(f'          - {{ id: {check}, comment: "{why}" }}' for check, why in LOG_GROUP_SKIPS),
-                  "    Properties:",
-                  f"      LogGroupName: !Sub /aws/lambda/${{{function}}}",
-                  "      RetentionInDays: !Ref LogRetentionDays"]
+                  # No YAML anchor for the repeated list: CloudFormation's own parser does not take aliases.
+                  "    Metadata: { checkov: { skip: [" + ", ".join(
+                      f'{{ id: {check}, comment: "{why}" }}' for check, why in LOG_GROUP_SKIPS) + "] } }",
+                  f'    Properties: {{ LogGroupName: !Sub "/aws/lambda/${{{function}}}", '
+                  "RetentionInDays: !Ref LogRetentionDays }"]
     return "\n".join(lines) + "\n"
 
 
