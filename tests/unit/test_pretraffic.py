@@ -294,11 +294,23 @@ def test_settings_from_the_environment() -> None:
     assert (config.function_name, config.qualifier, config.tier, config.warm_count, config.hold_ms,
             config.wait_provisioned) == (VERSION.rsplit(":", 1)[0], "7", "premium", 2, 300, False)
     for bad, message in (({}, "PRETRAFFIC_VERSION_ARN is not set"),
-                         ({"PRETRAFFIC_VERSION_ARN": VERSION, "PRETRAFFIC_WARM_COUNT": "0"}, "out of range"),
+                         ({"PRETRAFFIC_VERSION_ARN": VERSION, "PRETRAFFIC_WARM_COUNT": "-1"}, "out of range"),
+                         ({"PRETRAFFIC_VERSION_ARN": VERSION, "PRETRAFFIC_WARM_COUNT": "101"}, "out of range"),
                          ({"PRETRAFFIC_VERSION_ARN": VERSION, "PRETRAFFIC_SMOKE_BODY": "[1]"}, "JSON object"),
                          ({"PRETRAFFIC_VERSION_ARN": VERSION, "PRETRAFFIC_TIER": "gold"}, "not a tier")):
         with pytest.raises(ConfigError, match=message):
             HookConfig.from_env(bad)
+
+
+def test_a_warm_count_of_zero_checks_one_environment() -> None:
+    # GIVEN the warm count the template passes from StandardWarmCount with keep-warm off (0)
+    config = HookConfig.from_env({"PRETRAFFIC_VERSION_ARN": VERSION, "PRETRAFFIC_WARM_COUNT": "0"})
+    # THEN the settings are accepted (a deploy with keep-warm off must not fail) and one environment is checked
+    assert config.warm_count == 1
+    fake = FakeLambda()
+    result = hook(fake, FakeCodeDeploy(), FakeClock(), config=config)
+    assert result["status"] == SUCCEEDED
+    assert [path for path, _ in fake.calls if path != "pc"] == ["/warm", "/predict"]
 
 
 def test_the_handler_answers_an_event_that_is_not_codedeploys_without_a_traceback(

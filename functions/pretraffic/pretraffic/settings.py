@@ -39,6 +39,7 @@ class HookConfig:
     #: The version's ARN (``arn:aws:lambda:region:account:function:NAME:VERSION``).
     version_arn: str
     tier: str
+    #: How many distinct environments must answer /warm: at least 1 (from_env reads 0 as 1).
     warm_count: int = 1
     #: How long each /warm holds its environment, so the N concurrent pings overlap on N of them.
     hold_ms: int = 1000
@@ -83,7 +84,11 @@ class HookConfig:
         return cls(
             version_arn=version_arn,
             tier=resolve_tier(PRETRAFFIC_TIER, None, env),
-            warm_count=resolve_int(PRETRAFFIC_WARM_COUNT, None, 1, minimum=1, maximum=100, environ=env),
+            # 0 is accepted and checks one environment: the template passes StandardWarmCount and
+            # PremiumWarmCount, where 0 turns keep-warm off, and a deploy with keep-warm off must
+            # still pass. The new version still has to start, load its model and answer before
+            # traffic moves to it, so one /warm (and the smoke /predict) always runs.
+            warm_count=max(1, resolve_int(PRETRAFFIC_WARM_COUNT, None, 1, minimum=0, maximum=100, environ=env)),
             hold_ms=resolve_int(WARM_HOLD_MS, None, 1000, minimum=0, maximum=10_000, environ=env),
             wait_provisioned=resolve_bool(PRETRAFFIC_WAIT_PROVISIONED, None, True, env),
             timeout_s=resolve_int(PRETRAFFIC_TIMEOUT_S, None, 600, minimum=1, maximum=900, environ=env),
