@@ -3,7 +3,9 @@
 Built from the source with ``ast`` (no import runs), over the three bodies of code that are
 deployed: the inference runtime (``inference_runtime``, in the image), the shared core
 (``lambda_shared``, in the image and keep-warm's layer) and keep-warm's code (``app`` and its
-package ``warming``, keep-warm's CodeUri). An edge is any import a module can execute,
+package ``warming``, keep-warm's CodeUri). The pre-traffic hook's code (``app`` and its package
+``pretraffic``, functions/pretraffic) is walked in a graph of its own: its ``app`` and keep-warm's
+are both the module ``app``, each in its own function. An edge is any import a module can execute,
 at module scope or inside a function (the cycle this test was written against ran through
 one); imports under ``if TYPE_CHECKING:`` never run and are left out.
 """
@@ -11,6 +13,8 @@ one); imports under ``if TYPE_CHECKING:`` never run and are left out.
 from __future__ import annotations
 
 import ast
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +29,11 @@ ROOTS = {
     REPO_ROOT / "keepwarm": ("warming", "app"),
 }
 RUNTIME, CORE, KEEP_WARM = ("inference_runtime",), ("lambda_shared",), ("warming", "app")
+#: The pre-traffic hook beside the core (its layer is keep-warm's: the core alone).
+HOOK_DIR = REPO_ROOT / "functions" / "pretraffic"
+HOOK = ("pretraffic", "app")
+#: What the hook's function has besides its own code and the core's layer: the Lambda Python runtime's boto3.
+LAMBDA_RUNTIME = ("boto3", "botocore")
 
 
 def modules(roots: dict[Path, tuple[str, ...]]) -> dict[str, Path]:
@@ -113,6 +122,21 @@ def imports_of(graph: dict[str, set[str]], sources: tuple[str, ...], targets: tu
     return sorted(f"{a} -> {b}" for a, bs in graph.items() if within(a, sources) for b in bs if within(b, targets))
 
 
+def foreign_imports(graph: dict[str, set[str]], sources: tuple[str, ...], allowed: tuple[str, ...]) -> list[str]:
+    """Every 'a -> b' with a in ``sources`` and b neither in ``allowed``, nor ``sources``, nor the stdlib."""
+    def top(name: str) -> str:
+        return name.split(".", 1)[0]
+
+    return sorted(f"{a} -> {b}" for a, bs in graph.items() if top(a) in sources for b in bs
+                  if top(b) not in sources + allowed and top(b) not in sys.stdlib_module_names and b != "__future__")
+
+
+def hook_graph(hook_dir: Path = HOOK_DIR) -> dict[str, set[str]]:
+    """The hook's modules and the core's, with the runtime's known (so an import of it is named as a module)."""
+    return import_graph(modules({hook_dir: HOOK, REPO_ROOT / "layers" / "shared": CORE,
+                                 REPO_ROOT / "layers" / "runtime": RUNTIME}))
+
+
 @pytest.fixture(scope="module")
 def graph() -> dict[str, set[str]]:
     return import_graph(modules(ROOTS))
@@ -134,6 +158,32 @@ def test_the_runtime_and_keepwarm_meet_only_in_the_core(graph: dict[str, set[str
     assert imports_of(graph, CORE, RUNTIME + KEEP_WARM + ("tools",)) == []
     # AND each does use the core (so the checks above are about real code)
     assert imports_of(graph, RUNTIME, CORE) and imports_of(graph, KEEP_WARM, CORE)
+
+
+def test_the_pretraffic_hook_imports_only_the_core_boto3_and_the_stdlib() -> None:
+    # GIVEN the hook's code (a check that the walk found it) beside the core and the runtime
+    graph = hook_graph()
+    assert {"app", "pretraffic", "pretraffic.hook", "pretraffic.settings"} <= set(graph)
+    # THEN it imports nothing but the core, boto3/botocore and the stdlib: its function's layer is
+    # the core alone, so an import of the runtime (or numpy, onnxruntime, ...) fails only once deployed
+    assert foreign_imports(graph, HOOK, CORE + LAMBDA_RUNTIME) == []
+    assert imports_of(graph, HOOK, RUNTIME + ("tools", "keepwarm", "warming")) == []
+    # AND it does use the core (so the checks above are about real code), without a cycle
+    assert imports_of(graph, HOOK, CORE)
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+@pytest.mark.parametrize("statement", ["from inference_runtime.config import RuntimeConfig",
+                                       "import numpy as np"])
+def test_the_hook_check_fails_when_the_hook_imports_more(tmp_path: Path, statement: str) -> None:
+    # GIVEN a copy of the hook whose settings import, inside a function, the runtime (or a wheel
+    # that only the image has)
+    shutil.copytree(HOOK_DIR, tmp_path / "pretraffic_fn")
+    settings = tmp_path / "pretraffic_fn" / "pretraffic" / "settings.py"
+    settings.write_text(settings.read_text() + f"\n\ndef _late() -> None:\n    {statement}\n")
+    # THEN the check names that import
+    found = foreign_imports(hook_graph(tmp_path / "pretraffic_fn"), HOOK, CORE + LAMBDA_RUNTIME)
+    assert found == [f"pretraffic.settings -> {statement.split()[1]}"]
 
 
 def test_the_environment_variable_names_import_nothing(graph: dict[str, set[str]]) -> None:
