@@ -9,7 +9,7 @@ transformers' tokenizer at the same maximum length, and pooled and normalised in
 numpy here, independently of the graph's own pooling. So a difference in export,
 offline optimisation, attention, padding, truncation, pair encoding or pooling shows.
 
-Thresholds, chosen from what the builds printed (README, "Bring your own model"):
+Thresholds, chosen from what the builds printed (docs/models.md, "Parity, checked in every build"):
 
 - embeddings: cosine similarity >= 0.9999 for every text. Measured: 0.999999999999 for
   all-MiniLM-L6-v2 and all-mpnet-base-v2 (max |diff| 1.7e-7 and 2.0e-7) and 1.0 to 12

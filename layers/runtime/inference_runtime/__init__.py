@@ -1,6 +1,6 @@
 """inference_runtime: the shared runtime of the template's Lambda functions.
 
-Subpackages, one concern each (see the README's architecture section):
+Subpackages, one concern each (the README's "How it fits together" and "Layout"):
 
 - ``artifact``  manifest and verified reads of model files
 - ``backends``  ONNX Runtime (CPU); imported only on the model-loading path

@@ -165,7 +165,7 @@ class RuntimeConfig:
             worker_processes=workers,
             model_retry_seconds=num(MODEL_RETRY_SECONDS, "model_retry_seconds", 5, 0, 3600),
             # One small shape by default: on CPU only the very first run of the session
-            # is slow, later new shapes are not (measured; README "Warm-up"). On a GPU,
+            # is slow, later new shapes are not (measured; docs/cold-start.md "Warm-up"). On a GPU,
             # list the shapes you serve. Sequence lengths stop at the model's 256 tokens.
             warmup_batch_sizes=resolve_int_list(WARMUP_BATCH_SIZES, explicit.get("warmup_batch_sizes"), (2,),
                                                 minimum=1, maximum=256, environ=env),

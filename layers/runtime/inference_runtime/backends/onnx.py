@@ -17,7 +17,7 @@ or, by default (auto), when this onnxruntime has the CUDA execution provider; th
 then runs ``init_device`` (CUDA init, ``backends/cuda.py``) as its own phase, and on an
 auto choice falls back to the CPU, with the reason in the trace, if there is no GPU.
 
-Session choices, each measured (``make bench``, README "Load path"):
+Session choices, each measured (``make bench``, docs/cold-start.md "Load path"):
 - the graph was optimised offline at build time for the provider the manifest names
   (``optimized_for``, CPU by default), so runtime optimisation is off when the session
   runs there (same inference speed, less session-creation time), and on otherwise;
