@@ -168,9 +168,11 @@ lint-security: $(STAMPS)/scan-venv ## checkov on template.yaml and the Dockerfil
 lint-python: $(STAMPS)/venv ## ruff and mypy on the runtime, the functions, the tools and the tests (settings: pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	@# The inference function's app.py apart: keep-warm's keepwarm/app.py (in the run above) is also
-	@# the module `app`, and one mypy run cannot hold two modules of one name (pyproject.toml, [tool.mypy]).
+	@# The inference function's and the pre-traffic hook's app.py apart, one run each: keep-warm's
+	@# keepwarm/app.py (in the run above) is also the module `app`, and one mypy run cannot hold two
+	@# modules of one name (pyproject.toml, [tool.mypy]).
 	$(BIN)/mypy functions/inference/app.py
+	$(BIN)/mypy functions/pretraffic/app.py
 
 lint: lint-python lint-template lint-docker lint-security ## all static checks
 
