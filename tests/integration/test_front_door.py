@@ -129,22 +129,23 @@ def test_an_oversized_upload_is_refused_before_it_is_sent(deployment: LocalDeplo
     assert b"awselb/2.0" in answer
 
 
-# --- who may use the premium tier, as the template's listener rules say --------------
-def test_the_local_refusal_is_the_templates_fixed_response() -> None:
+# --- who may use the premium and GPU tiers, as the template's listener rules say ----
+@pytest.mark.parametrize("tier, rule", [("premium", "PremiumTierRefusedRule"), ("gpu", "GpuTierRefusedRule")])
+def test_the_local_refusal_is_the_templates_fixed_response(tier: str, rule: str) -> None:
     from cfnlint.decode import cfn_yaml
 
     from tests.helpers import REPO_ROOT
-    from tools.local.frontdoor import PREMIUM_REFUSED_BODY
+    from tools.local.frontdoor import GATED_TIERS
 
     template = cfn_yaml.load(str(REPO_ROOT / "template.yaml"))
-    (action,) = template["Resources"]["PremiumTierRefusedRule"]["Properties"]["Actions"]
-    assert json.loads(action["FixedResponseConfig"]["MessageBody"]) == json.loads(PREMIUM_REFUSED_BODY)
+    (action,) = template["Resources"][rule]["Properties"]["Actions"]
+    assert json.loads(action["FixedResponseConfig"]["MessageBody"]) == json.loads(GATED_TIERS[tier])
 
 
 def test_premium_needs_the_token_or_an_allowed_address(artifact_dir: Path) -> None:
     from tools.local.frontdoor import PremiumAccess
 
-    # GIVEN a front door that, like a stack with PremiumAccessToken set and no PremiumAllowedCidr,
+    # GIVEN a front door that, like a stack with PremiumTokenSecret set and no PremiumAllowedCidr,
     # lets only token holders use premium
     access = PremiumAccess(token="s3cr3t-token-0123456789", cidrs=())
     with LocalDeployment(max_environments=1, prewarm_premium=False, premium_access=access) as deployment:
@@ -225,3 +226,27 @@ def test_the_gpu_header_reaches_the_gpu_tier_or_is_told_it_is_not_deployed(with_
         assert body["error"]["message"].startswith(
             "X-Latency-Tier gpu asks for the gpu tier, which this deployment does not have")
         assert sum(len(f.events) for f in fleets.values()) == 3  # premium, no header, gold; not the two gpu asks
+
+
+def test_gpu_needs_the_token_or_an_allowed_address_like_premium() -> None:
+    from tools.local.frontdoor import FrontDoor, PremiumAccess
+
+    # GIVEN a front door with a GPU tier that, like a stack with PremiumTokenSecret set and no
+    # PremiumAllowedCidr, lets only token holders use premium and gpu
+    fleets = {name: RecordingFleet(name) for name in ("standard", "premium", "gpu")}
+    access = PremiumAccess(token="s3cr3t-token-0123456789", cidrs=())
+    door = FrontDoor(fleets, port=0, premium_access=access).start()  # type: ignore[arg-type]
+    try:
+        # WHEN gpu is asked for without the token, with a wrong one, and with the right one (any case)
+        refused = ask(door.url, {"X-Latency-Tier": "gpu"})
+        wrong = ask(door.url, {"X-Latency-Tier": "GPU", "X-Premium-Token": "guess"})
+        allowed = ask(door.url, {"X-Latency-Tier": "gpu", "X-Premium-Token": "S3CR3T-token-0123456789"})
+        premium = ask(door.url, {"X-Latency-Tier": "premium"})
+    finally:
+        door.stop()
+    # THEN without the token gpu is the load balancer's own 403, as premium is, each with its rule's body ...
+    assert refused == wrong == (403, {"error": {"code": "gpu_not_allowed", "message": refused[1]["error"]["message"]}})
+    assert premium[0] == 403 and premium[1]["error"]["code"] == "premium_not_allowed"
+    # ... the token opens it, and only that request reached the GPU tier's function
+    assert allowed[0] == 200 and allowed[1]["fleet"] == "gpu"
+    assert len(fleets["gpu"].events) == 1 and fleets["premium"].events == []

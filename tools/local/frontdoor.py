@@ -2,14 +2,16 @@
 
 The ALB listener in ``template.yaml`` sends ``X-Latency-Tier: premium``
 (case-insensitive) to the premium function's target group when the request is allowed
-premium (the ``X-Premium-Token`` header equals ``PremiumAccessToken``, or the client is in
-``PremiumAllowedCidr``), answers other premium requests itself with a JSON 403, sends
-``X-Latency-Tier: gpu`` to the GPU function when the stack has one (GpuTier), and
+premium (the ``X-Premium-Token`` header equals the token in the Secrets Manager secret
+``PremiumTokenSecret`` names, or the client is in ``PremiumAllowedCidr``), answers other
+premium requests itself with a JSON 403, does the same for ``X-Latency-Tier: gpu`` (the same
+token or addresses, its own 403) when the stack has the GPU tier (GpuTier), and
 sends everything else to the default action, the standard function. Which header value
 names which tier is the tier table's (``lambda_shared.tiers``). A request for a tier this
 front door has no fleet for (the GPU tier, locally, unless a fleet is given for it) is
-answered 503 ``tier_not_deployed``, saying so, rather than served by another tier. This server applies
-the same rules (``PremiumAccess``; locally loopback clients are allowed by default, as if
+answered 503 ``tier_not_deployed``, saying so, rather than served by another tier (before the
+token is checked: without GpuTier the template has no GPU rule to refuse it). This server applies
+the same rules (``PremiumAccess``, for premium and gpu; locally loopback clients are allowed by default, as if
 ``PremiumAllowedCidr`` were 127.0.0.0/8), turns each HTTP request into the ALB target-group
 event, invokes the tier's function's fleet, and turns the result back into HTTP, with the ALB's own answers for
 what never reaches a function (413 over 1 MB, 400 for a body it cannot read), or that the
@@ -57,17 +59,25 @@ THROTTLED_STATUS = 503
 
 # The name of the header that carries the token (bandit takes the name for a password).
 PREMIUM_TOKEN_HEADER = "X-Premium-Token"  # nosec B105
-# template.yaml's PremiumTierRefusedRule answers with exactly this (a test keeps them equal).
+# template.yaml's PremiumTierRefusedRule and GpuTierRefusedRule answer with exactly these (a test
+# keeps them equal).
 PREMIUM_REFUSED_BODY = (
     '{"error": {"code": "premium_not_allowed", "message": "the premium tier needs the X-Premium-Token '
-    "header with the stack's PremiumAccessToken, or a source address in PremiumAllowedCidr; leave "
-    'X-Latency-Tier out (or send standard) for the standard tier"}}'
+    "header with the stack's premium token (PremiumTokenSecret), or a source address in PremiumAllowedCidr; "
+    'leave X-Latency-Tier out (or send standard) for the standard tier"}}'
 )
+GPU_REFUSED_BODY = (
+    '{"error": {"code": "gpu_not_allowed", "message": "the GPU tier needs the X-Premium-Token header with '
+    "the stack's premium token, or a source address in PremiumAllowedCidr"
+    '"}}'
+)
+#: The tiers the listener opens only to PremiumAccess, and what it answers anyone else.
+GATED_TIERS = {"premium": PREMIUM_REFUSED_BODY, "gpu": GPU_REFUSED_BODY}
 
 
 @dataclass(frozen=True)
 class PremiumAccess:
-    """Who may use the premium tier: the template's PremiumAccessToken and PremiumAllowedCidr."""
+    """Who may use the premium and GPU tiers: the token of the template's PremiumTokenSecret, and PremiumAllowedCidr."""
 
     token: str | None = None
     cidrs: tuple[str, ...] = ("127.0.0.0/8",)
@@ -136,16 +146,17 @@ class FrontDoor(LoopbackServer):
                     return self._refuse(refused.status)
                 headers = {k: v for k, v in self.headers.items()}
                 tier = route_tier(headers)
-                if tier == "premium" and not door.premium_access.allows(headers, self.client_address[0]):
-                    return self.reply(403, {"Content-Type": "application/json"}, PREMIUM_REFUSED_BODY.encode())
-                url = urlsplit(self.path)
-                event = alb_request_event(self.command, url.path, headers=headers,
-                                          query=dict(parse_qsl(url.query)), body=body, tier=tier)
                 fleet = door.fleets.get(tier)
                 if fleet is None:
                     return self._error(503, "tier_not_deployed", f"{TIER_HEADER} {tier} asks for the {tier} tier, "
                                        "which this deployment does not have (the template's GpuTier parameter "
                                        "deploys the GPU tier); leave the header out for the standard tier")
+                refusal = GATED_TIERS.get(tier)
+                if refusal is not None and not door.premium_access.allows(headers, self.client_address[0]):
+                    return self.reply(403, {"Content-Type": "application/json"}, refusal.encode())
+                url = urlsplit(self.path)
+                event = alb_request_event(self.command, url.path, headers=headers,
+                                          query=dict(parse_qsl(url.query)), body=body, tier=tier)
                 try:
                     invocation = fleet.invoke_raw(json.dumps(event).encode())
                 except ThrottledError as exc:

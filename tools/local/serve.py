@@ -35,9 +35,11 @@ DEFAULT_LOG = REPO_ROOT / "build" / "fleet" / "lifecycle.jsonl"
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parse.add_argument("--port", type=int, default=8080)
-    parse.add_argument("--premium-token", help="as PremiumAccessToken: X-Premium-Token that opens premium")
+    parse.add_argument("--premium-token", help="as the token in PremiumTokenSecret: the X-Premium-Token that opens "
+                                                "premium (and gpu, when a GPU tier is served)")
     parse.add_argument("--premium-cidr", action="append",
-                       help="as PremiumAllowedCidr (repeatable); default 127.0.0.0/8 unless --premium-token is set")
+                       help="as PremiumAllowedCidr, for premium and gpu (repeatable); default 127.0.0.0/8 unless "
+                            "--premium-token is set")
     fleet = parse.add_argument_group("the fleets")
     fleet.add_argument("--max-environments", type=positive, default=4,
                        help="concurrency limit per tier, in environments (default 4)")
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         url = deployment.front_door.url
         model = deployment.lifecycle
         print(f"front door:     {url}  (X-Latency-Tier: premium -> PremiumFunction, else StandardFunction)")
-        print(f"premium for:    {', '.join(cidrs) or 'no address'}"
+        print(f"premium (gpu):  {', '.join(cidrs) or 'no address'}"
               f"{' and X-Premium-Token holders' if access.token else ''}; others get 403")
         print(f"Lambda API:     {deployment.lambda_service.endpoint_url}  (boto3 endpoint_url; "
               "functions StandardFunction, PremiumFunction; GET /local/fleet for the summary)")
