@@ -133,13 +133,17 @@ test-unit: setup ## unit tests only (no network, no emulator)
 test-integration: setup artifact ## tests against the real emulator and loopback servers
 	$(BIN)/pytest tests/integration
 
-sam-build: $(STAMPS)/sam-venv ## sam build of the zip parts (KeepWarmFunction + RuntimeLayer) into build/sam
-	@# One build of KeepWarmFunction builds its layer, RuntimeLayer, with it. The image functions need
+sam-build: $(STAMPS)/sam-venv ## sam build of the zip parts (KeepWarmFunction, StandardPreTrafficFunction, RuntimeLayer) into build/sam
+	@# One build of a zip function builds its layer, RuntimeLayer, with it. The image functions need
 	@# Docker (tools/local/image_tree.py stands in for their image in make test). Not into .aws-sam/build:
 	@# `sam deploy` would pick up that partial build (no image) instead of a full `sam build`.
+	@# One folder per function: `sam build` takes one resource and empties its --build-dir first.
+	@# The premium tier's hook is the standard one's code (same CodeUri), so one hook is built.
 	@# SAM_BUILD_DIR=dir builds elsewhere (tests/integration/test_sam_build.py runs this target so).
-	$(SAM) build KeepWarmFunction --template template.yaml --build-dir $(or $(SAM_BUILD_DIR),build/sam) \
+	$(SAM) build KeepWarmFunction --template template.yaml --build-dir $(or $(SAM_BUILD_DIR),build/sam)/keepwarm \
 		--cache-dir build/sam-cache
+	$(SAM) build StandardPreTrafficFunction --template template.yaml \
+		--build-dir $(or $(SAM_BUILD_DIR),build/sam)/pretraffic --cache-dir build/sam-cache
 
 lint-template: $(STAMPS)/venv $(STAMPS)/sam-venv ## sam validate --lint and cfn-lint on template.yaml, and its generated regions current
 	$(PY) -m tools.template.generate --check

@@ -57,8 +57,10 @@ class RecordingCodeDeploy(LoopbackServer):
         super().__init__(Handler)
 
 
-def run_hook(deployment: LocalDeployment, warm_count: int) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-    """The hook invoked once as CodeDeploy would; (its result, the verdicts CodeDeploy got, its log)."""
+def run_hook(deployment: LocalDeployment, warm_count: int,
+             spec: FunctionSpec = HOOK) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """The hook (``spec``: the sources', or `sam build`'s) invoked once as CodeDeploy would; (its result,
+    the verdicts CodeDeploy got, its log)."""
     codedeploy = RecordingCodeDeploy(deployment.log)
     codedeploy.start()
     env = {"PRETRAFFIC_VERSION_ARN": VERSION, "PRETRAFFIC_TIER": "standard",
@@ -68,7 +70,7 @@ def run_hook(deployment: LocalDeployment, warm_count: int) -> tuple[dict[str, An
            "LAMBDA_ENDPOINT_URL": deployment.lambda_service.endpoint_url, "CODEDEPLOY_ENDPOINT_URL": codedeploy.url,
            "POWERTOOLS_SERVICE_NAME": "pretraffic"}
     try:
-        with EmulatedFunction(HOOK, env=env) as hook:
+        with EmulatedFunction(spec, env=env) as hook:
             result = hook.invoke(EVENT, timeout_s=150)
             logs = hook.logs()
     finally:
