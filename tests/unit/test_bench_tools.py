@@ -31,25 +31,46 @@ def test_report_draws_a_png_from_an_init_log_line(tiny_artifact_dir: Path, tmp_p
 def test_dashboard_and_alarms_name_only_metrics_the_code_emits() -> None:
     from tests.cfn import Evaluator, parameter_values, source_template, translate
 
-    emitted = {emf.INIT_DURATION, emf.COLD_START, emf.REQUEST_LATENCY, emf.COLD_REQUEST_LATENCY,
-               emf.KEEP_WARM_PING, emf.KEEP_WARM_COLD_PING}
+    emitted = set(emf.INIT_METRICS) | set(emf.REQUEST_METRICS) | set(emf.PING_METRICS)
+    phases = {f"{emf.PHASE_PREFIX}{p}" for p in InitPhase}
     for snapstart in ("false", "true"):
         source = source_template()
         params = parameter_values(source, StandardSnapStart=snapstart)
         template = translate(params)
         evaluate = Evaluator(template, params)
         body = json.loads(evaluate.value(template["Resources"]["ColdStartDashboard"]["Properties"]["DashboardBody"]))
-        ours = [m for w in body["widgets"] for m in w["properties"]["metrics"]
+        ours = [m for w in body["widgets"] for m in w["properties"].get("metrics", [])
                 if isinstance(m[0], str) and m[0] == params["MetricsNamespace"]]
         names = {m[1] for m in ours}
         restore = {n for n in names if n.endswith("-RestoreDuration")}
-        assert names - restore <= emitted | {f"{emf.PHASE_PREFIX}{p}" for p in InitPhase}
+        # phases are log fields now: no metric widget may graph one (it would stay empty)
+        assert names - restore <= emitted and not names & phases
         assert len(restore) == (snapstart == "true")
         for alarm in ("StandardColdStartAlarm", "PremiumSpilloverAlarm"):
             properties = evaluate.value(template["Resources"][alarm]["Properties"])
             used = {properties["MetricName"]} if "MetricName" in properties else {
                 m["MetricStat"]["Metric"]["MetricName"] for m in properties["Metrics"] if "MetricStat" in m}
             assert used - restore <= emitted, alarm
+
+
+def test_the_init_emf_line_carries_phases_as_fields_the_directive_does_not_name(tiny_artifact_dir: Path) -> None:
+    # GIVEN an init's EMF line, parsed as CloudWatch Logs would
+    import io
+
+    from inference_runtime.lifecycle.metrics import ColdStartMetrics
+
+    out = io.StringIO()
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact_dir),
+                               metrics=ColdStartMetrics("FastInference", "standard", stream=out))
+    service.start()
+    (document,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    directive = [m["Name"] for d in document["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    # THEN the directive names InitDuration only, and the phases the trace recorded are numbers
+    # beside it: fields for Logs Insights, which CloudWatch does not extract as metrics
+    assert directive == list(emf.INIT_METRICS)
+    recorded = {f"{emf.PHASE_PREFIX}{p.name}" for p in service.trace.phases}
+    assert recorded and recorded <= set(document) and not recorded & set(directive)
+    assert all(isinstance(document[name], float) for name in recorded)
 
 
 # --- make bench-gpu where there is no GPU: what it can run here -------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from inference_runtime.lifecycle.phases import InitPhase
+from lambda_shared.emf import INIT_METRICS, PHASE_PREFIX
 from tools.cost import PRESETS, estimate, load_prices
 from tools.cost.__main__ import main
 from tools.cost.model import PRICE_FILE, _Costing
@@ -92,14 +92,28 @@ def test_a_scheduled_minimum_adds_its_busy_hours_of_provisioned_concurrency() ->
     assert result.unpriced == []
 
 
-def test_the_free_tier_figure_takes_off_at_most_its_allowances(defaults: Any) -> None:
+def test_the_free_tier_figure_takes_off_at_most_its_allowances() -> None:
+    # GIVEN the most metrics a CPU configuration idles with: SnapStart's restore metric, pings on every tier
+    many = estimate({"StandardSnapStart": "true", **OPEN, "PremiumProvisionedConcurrency": "2"})
+    metric_lines = [x for x in many.lines if x.free_tier == "metrics"]
+    metrics = sum(x.units for x in metric_lines)
+    # THEN at most 10 metrics' worth, the dashboard, the direct-metric alarms, the pings and runs, the logs
+    assert many.free_tier_usd == pytest.approx(
+        sum(x.usd for x in metric_lines) * min(1.0, 10 / metrics) + price("cw_dashboard_month")
+        + sum(x.usd for x in many.lines if x.free_tier in ("alarms", "lambda", "logs")))
+    assert 0 < many.free_tier_usd < many.total
+
+
+def test_the_default_stack_idles_under_30_usd_a_month(defaults: Any) -> None:
+    # issue 14: the defaults idle at most 30 USD a month (what make cost prints for them)
+    assert defaults.total <= 30.0
+    # ... with the init phases as log fields: each pinged tier's metrics are KeepWarmPing,
+    # KeepWarmColdPing and the init's own (InitDuration), 6 in all: the free tier's 10 cover them
     metrics = sum(x.units for x in defaults.lines if x.free_tier == "metrics")
-    assert metrics > 10
-    # 10 metrics, the dashboard, the direct-metric alarms, the pings and runs, the logs
+    assert metrics == 2 * (2 + len(INIT_METRICS)) == 6
     assert defaults.free_tier_usd == pytest.approx(
-        10 * price("cw_custom_metric_month") + price("cw_dashboard_month")
+        metrics * price("cw_custom_metric_month") + price("cw_dashboard_month")
         + sum(x.usd for x in defaults.lines if x.free_tier in ("alarms", "lambda", "logs")))
-    assert 0 < defaults.free_tier_usd < defaults.total
 
 
 def test_snapstart_adds_the_snapshot_cache_at_the_functions_memory() -> None:
@@ -111,11 +125,13 @@ def test_snapstart_adds_the_snapshot_cache_at_the_functions_memory() -> None:
     assert not [x for x in estimate({}).lines if "SnapStart" in x.resource]
 
 
-def test_custom_metrics_are_counted_from_the_runtimes_phases_and_keep_warms_pings(defaults: Any) -> None:
-    # Each pinged CPU tier: KeepWarmPing, KeepWarmColdPing, InitDuration and one metric per phase
-    # but the GPU's CUDA phase, under one init type.
-    per_tier = 3 + len(InitPhase) - 1
-    assert line(defaults, "StandardFunction custom metrics").idles.startswith(f"{per_tier} EMF metrics")
+def test_custom_metrics_are_counted_from_what_the_runtime_emits_and_keep_warms_pings(defaults: Any) -> None:
+    # Each pinged CPU tier: KeepWarmPing, KeepWarmColdPing and the init's metrics (InitDuration;
+    # the phases are log fields, no metric), under one init type.
+    per_tier = 2 + len(INIT_METRICS)
+    standard = line(defaults, "StandardFunction custom metrics")
+    assert standard.idles.startswith(f"{per_tier} EMF metrics") and PHASE_PREFIX not in standard.idles
+    assert standard.usd == pytest.approx(per_tier * price("cw_custom_metric_month"))
     fewer = estimate({"StandardWarmCount": "0", "PremiumWarmCount": "0"})
     assert not [x for x in fewer.lines if "custom metrics" in x.resource or "keep-warm pings" in x.resource]
 

@@ -16,6 +16,7 @@ from inference_runtime.lifecycle.metrics import ColdStartMetrics
 from inference_runtime.lifecycle.snapstart import after_restore, before_snapshot, on_restore, register_hooks
 from inference_runtime.loading.warmup import synthetic_batch
 from inference_runtime.service import InferenceService
+from lambda_shared import emf
 from tests.helpers import body, load_event
 from tests.tiny_models import tiny_artifact
 
@@ -48,8 +49,8 @@ def service(artifact_dir: Path) -> InferenceService:
     return loaded
 
 
-def test_init_emits_one_emf_document_with_every_phase(artifact_dir: Path, capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_emits_one_emf_document_with_every_phase_as_a_property_not_a_metric(
+        artifact_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "inference-standard")
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
     service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir, tier="premium"),
@@ -63,13 +64,39 @@ def test_init_emits_one_emf_document_with_every_phase(artifact_dir: Path, capsys
     assert set(directive["Dimensions"][0]) >= {"function", "tier", "init_type"}
     assert (document["function"], document["tier"], document["init_type"]) == \
         ("inference-standard", "premium", "provisioned-concurrency")
-    names = metric_names(document)
-    assert "InitDuration" in names
-    for phase in (InitPhase.FETCH_ARTIFACT, InitPhase.IMPORT_BACKEND, InitPhase.CREATE_SESSION,
-                  InitPhase.LOAD_TOKENIZER, InitPhase.WARMUP):
-        assert f"InitPhase_{phase}" in names
+    # THEN the one metric is InitDuration (what tools/cost counts for an init) ...
+    assert metric_names(document) == {"InitDuration"} == set(emf.INIT_METRICS)
     assert document["InitDuration"] == [pytest.approx(service.trace.total_ms())]
     assert all(m["Unit"] == "Milliseconds" for m in directive["Metrics"])
+    # ... and every phase is a top-level number the directive does not name: a log field
+    # Logs Insights reads, no metric CloudWatch extracts
+    for phase in (InitPhase.READ_MANIFEST, InitPhase.FETCH_ARTIFACT, InitPhase.IMPORT_BACKEND,
+                  InitPhase.CREATE_SESSION, InitPhase.LOAD_TOKENIZER, InitPhase.WARMUP):
+        durations = [p.duration_ms for p in service.trace.phases if p.name == phase]
+        assert document[f"InitPhase_{phase}"] == pytest.approx(sum(durations), abs=1e-3)
+    assert not [m for m in directive["Metrics"] if m["Name"].startswith(emf.PHASE_PREFIX)]
+
+
+def test_a_phase_recorded_twice_is_one_summed_property(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a trace where a retried load recorded fetch_artifact twice
+    trace = PhaseTrace()
+    trace.record(InitPhase.FETCH_ARTIFACT, 0.0, 10.0)
+    trace.record(InitPhase.FETCH_ARTIFACT, 12.0, 5.5)
+    trace.record(InitPhase.WARMUP, 20.0, 3.0)
+    # WHEN the init is emitted
+    ColdStartMetrics("FastInferenceTest", "standard").emit_init(trace, ready=True)
+    (document,) = emf_lines(capsys.readouterr().out)
+    # THEN the field holds their sum, one number, and still no metric carries it
+    assert document["InitPhase_fetch_artifact"] == 15.5 and document["InitPhase_warmup"] == 3.0
+    assert metric_names(document) == {"InitDuration"} and document["InitDuration"] == [23.0]
+
+
+def test_an_emf_property_may_not_shadow_a_metric_or_a_dimension() -> None:
+    dimensions = emf.emf_dimensions(service=None, function="f", tier="standard", init_type="on-demand")
+    metrics = [(emf.INIT_DURATION, emf.MILLISECONDS, 1.0)]
+    for name in (emf.INIT_DURATION, "tier"):
+        with pytest.raises(ValueError, match=name):
+            emf.emf_document("N", dimensions, metrics, properties={name: 2.0})
 
 
 def test_each_request_emits_latency_and_the_first_a_cold_start(service: InferenceService,

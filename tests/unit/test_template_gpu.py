@@ -27,6 +27,7 @@ from tests.unit.test_template_translated import (
     ALIASED_FUNCTIONS,
     claimed_names,
     parameters_named,
+    phase_table,
     published_version,
     rendered_dashboard,
 )
@@ -100,7 +101,8 @@ def test_the_gpu_tier_is_absent_unless_asked_for(source: dict[str, Any]) -> None
     assert not [r for r in GPU_RESOURCES if evaluate.active(r)]
     assert all(template["Outputs"][o].get("Condition") == "GpuTierEnabled" for o in GPU_OUTPUTS)
     assert not evaluate.condition("GpuTierEnabled")
-    assert len(rendered_dashboard(template, params)["widgets"]) == 6
+    widgets = rendered_dashboard(template, params)["widgets"]
+    assert len(widgets) == 5 and len(phase_table(widgets)[0]) == 2   # the phase table reads no GPU log group
     # ... and nothing else in the template is tied to its condition
     tied = {k for k, r in template["Resources"].items()
             if r.get("Condition") in ("GpuTierEnabled", "HasGpuInstanceTypes", "HasGpuSubnets")}
@@ -108,7 +110,8 @@ def test_the_gpu_tier_is_absent_unless_asked_for(source: dict[str, Any]) -> None
     # AND with GpuTier=true all of it is there
     template, params, evaluate = deployed(source, GpuTier="true")
     assert all(evaluate.active(r) for r in GPU_RESOURCES)
-    assert len(rendered_dashboard(template, params)["widgets"]) == 8
+    widgets = rendered_dashboard(template, params)["widgets"]
+    assert len(widgets) == 6 and len(phase_table(widgets)[0]) == 3
 
 
 def test_the_capacity_provider_keeps_the_tiers_condition_and_network(source: dict[str, Any]) -> None:
@@ -393,20 +396,18 @@ def test_gpu_throttles_are_alarmed_and_the_tier_graphed(source: dict[str, Any]) 
                                    {"Name": "Resource", "Value": f"{function}:live"}]
     assert alarm["Threshold"] == "5" and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     widgets = rendered_dashboard(template, params)["widgets"]
-    phases_widget, traffic_widget = widgets[6], widgets[7]
-    searches = [m[0]["expression"] for m in phases_widget["properties"]["metrics"]]
-    # every phase the code defines (cuda_init included), of this function's GPU tier, whatever init_type
-    assert [group(re.search(r'MetricName="InitPhase_(\w+)"', s), s) for s in searches] == [p.value for p in InitPhase]
-    expressions = searches + [m[0]["expression"] for m in traffic_widget["properties"]["metrics"]
-                              if isinstance(m[0], dict)]
+    # the init-phase table reads the GPU tier's log group too, with every phase (cuda_init included)
+    sources, columns, _ = phase_table(widgets)
+    assert sources[-1] == evaluate.ref("GpuFunctionLogGroup") and len(sources) == 3
+    assert columns == [p.value for p in InitPhase]
+    traffic_widget = widgets[-1]
+    expressions = [m[0]["expression"] for m in traffic_widget["properties"]["metrics"] if isinstance(m[0], dict)]
     for expression in expressions:
         assert expression.startswith("SEARCH('{FastInference,function,init_type,service,tier} ")
         assert 'tier="gpu"' in expression and f'function="{function}"' in expression
-    # every metric searched for is one the code emits
+    # every metric searched for is one the code emits as a metric (phases are log fields)
     searched = {group(re.search(r'MetricName="(\w+)"', e), e) for e in expressions}
-    phases = {f"{emf.PHASE_PREFIX}{p}" for p in InitPhase}
-    emitted = {emf.REQUEST_LATENCY, emf.COLD_REQUEST_LATENCY} | phases
-    assert searched <= emitted and emf.COLD_REQUEST_LATENCY in searched
+    assert searched <= set(emf.REQUEST_METRICS) and emf.COLD_REQUEST_LATENCY in searched
     lambda_metrics = [m for m in traffic_widget["properties"]["metrics"] if m[0] == "AWS/Lambda"]
     assert {m[1] for m in lambda_metrics} == {"Throttles", "Invocations"}
     assert all(m[2:6] == ["FunctionName", function, "Resource", f"{function}:live"] for m in lambda_metrics)

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inference_runtime.lifecycle.phases import InitPhase
-from lambda_shared.emf import INIT_DURATION, KEEP_WARM_COLD_PING, KEEP_WARM_PING, PHASE_PREFIX
+from lambda_shared.emf import INIT_METRICS, KEEP_WARM_COLD_PING, KEEP_WARM_PING
 from tools.template.cfn import Evaluator, parameter_values, source_template, translate
 
 PRICE_FILE = Path(__file__).with_name("prices-us-east-1.json")
@@ -371,9 +370,9 @@ class _Costing:
             env = self.environment(function)
             if "LATENCY_TIER" not in env:
                 continue
-            on_gpu = env.get("ORT_EXECUTION_PROVIDER") == "cuda"  # the CUDA phase is recorded on the GPU only
-            phases = [p for p in InitPhase if p is not InitPhase.CUDA_INIT or on_gpu]
-            per_init = [INIT_DURATION] + [f"{PHASE_PREFIX}{p.value}" for p in phases]
+            # What the runtime's init directive names (its phases are log fields, billed as log
+            # bytes, not as metrics); user requests' metrics are not idle, so not counted here.
+            per_init = list(INIT_METRICS)
             pinged, inits = self.idle_init_types(function)
             always = len(pinged)                                 # KeepWarmPing per pinged init type
             by_init = len(inits) * len(per_init) + len(pinged)   # + KeepWarmColdPing, after a replacement
@@ -382,7 +381,7 @@ class _Costing:
             self.add(f"{function} custom metrics",
                      f"{always + by_init} EMF metrics ({KEEP_WARM_PING} x {always}; "
                      f"{KEEP_WARM_COLD_PING} x {len(pinged)}, "
-                     f"{INIT_DURATION} + {len(phases)} {PHASE_PREFIX}* x {len(inits)} init types: "
+                     f"{' + '.join(per_init)} x {len(inits)} init types: "
                      f"{', '.join(sorted(inits)) or 'none'}); dimensions service, function, tier, init_type",
                      (always + by_init * fraction) * self.price("cw_custom_metric_month"),
                      free_tier="metrics", units=always + by_init * fraction)
