@@ -56,9 +56,10 @@ def test_a_packaged_model_exports_with_parity_and_serves_sentence_transformers_e
     assert f"{architecture}, task embeddings" in printed and "parity (embeddings, 9 inputs): min_cosine" in printed
     manifest = json.loads((out / "manifest.json").read_text())
     info = manifest["model"]
-    assert (info["task"], info["pooling"], info["normalize"], info["embedding_dim"]) == ("embeddings", "mean",
-                                                                                        True, dims)
-    assert info["max_sequence_length"] == max_length and info["parity"]["min_cosine"] >= MIN_COSINE
+    assert (info["task"], info["pooling"], info["normalize"], info["dimensions"]) == ("embeddings", ["mean"],
+                                                                                     True, dims)
+    assert info["tokenizer"]["max_sequence_length"] == max_length
+    assert manifest["source"]["parity"]["min_cosine"] >= MIN_COSINE
     assert manifest["name"] == model and manifest["source"]["weights_sha256"]
     # AND served in process, the embeddings are sentence-transformers' own
     service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=out))
