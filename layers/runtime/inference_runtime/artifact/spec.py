@@ -109,6 +109,9 @@ class ModelSpec:
     #: sentence-transformers prompts by name ("query": "query: "), prepended to texts
     prompts: Mapping[str, str] = field(default_factory=dict)
     default_prompt_name: str | None = None
+    #: the sizes a Matryoshka-trained model may be truncated to, largest first; empty: not
+    #: Matryoshka-trained, so ``dimensions`` below its own is refused (truncating would degrade it)
+    matryoshka_dimensions: tuple[int, ...] = ()
     # --- classification
     #: label names in the order of the graph's logits
     labels: tuple[str, ...] = ()
@@ -125,6 +128,14 @@ class ModelSpec:
         if self.default_prompt_name is not None and self.default_prompt_name not in self.prompts:
             raise ManifestError(f"model.default_prompt_name {self.default_prompt_name!r} is not one of its prompts "
                                 f"({', '.join(self.prompts) or 'none'})")
+        for size in self.matryoshka_dimensions:
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1 \
+                    or (self.dimensions is not None and size > self.dimensions):
+                raise ManifestError(f"model.matryoshka_dimensions must be positive integers no larger than "
+                                    f"model.dimensions ({self.dimensions}), got {size!r}")
+        if list(self.matryoshka_dimensions) != sorted(set(self.matryoshka_dimensions), reverse=True):
+            raise ManifestError(f"model.matryoshka_dimensions must be distinct and largest first, "
+                                f"got {list(self.matryoshka_dimensions)}")
 
     def get(self, key: str, default: Any = None) -> Any:
         """TRANSITIONAL, for api/served.py only (it reads ``manifest.model`` as the old dict) until the
@@ -152,7 +163,8 @@ class ModelSpec:
         }
         if self.task is Task.EMBEDDINGS:
             record.update(dimensions=self.dimensions, normalize=self.normalize, pooling=list(self.pooling),
-                          prompts=dict(self.prompts), default_prompt_name=self.default_prompt_name)
+                          prompts=dict(self.prompts), default_prompt_name=self.default_prompt_name,
+                          matryoshka_dimensions=list(self.matryoshka_dimensions))
         elif self.task is Task.CLASSIFICATION:
             record.update(labels=list(self.labels), multi_label=self.multi_label)
         else:
@@ -190,6 +202,7 @@ class ModelSpec:
                 pooling=tuple(str(p) for p in data.get("pooling") or ()),
                 prompts={str(k): str(v) for k, v in (data.get("prompts") or {}).items()},
                 default_prompt_name=data.get("default_prompt_name"),
+                matryoshka_dimensions=tuple(data.get("matryoshka_dimensions") or ()),
                 labels=tuple(str(label) for label in data.get("labels") or ()),
                 multi_label=bool(data.get("multi_label", False)),
                 score_activation=_enum(ScoreActivation, data.get("score_activation", "sigmoid"),

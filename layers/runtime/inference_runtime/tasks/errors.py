@@ -28,3 +28,22 @@ class TaskMismatchError(TaskError):
 class TaskInputError(TaskError, ValueError):
     """Raised when a task's arguments are out of range (``top_k`` below 1, a pair count that does not match)."""
 
+
+
+class UnknownPromptError(TaskInputError):
+    """Raised when a request names a prompt the model does not have."""
+
+    code = "unknown_prompt"
+
+
+class InputTypeNotSupportedError(TaskInputError):
+    """Raised when ``input_type`` has no prompt in this model to map to (or is not query/document)."""
+
+    code = "input_type_not_supported"
+
+
+class DimensionsNotSupportedError(TaskInputError):
+    """Raised when ``dimensions`` asks for a size the model cannot give: the model is not
+    Matryoshka-trained (truncating it would silently degrade its vectors), or the size is out of range."""
+
+    code = "dimensions_not_supported"
