@@ -150,3 +150,12 @@ def test_repeated_headings_get_numbered_anchors(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# A\n\n## Limits\n\n## Limits\n\n### OpenAI's API: `POST /v1/embeddings`\n")
     assert anchors(page) == {"a", "limits", "limits-1", "openais-api-post-v1embeddings"}
+
+
+@pytest.mark.parametrize("name", ["presets", "defaults"])
+def test_the_cost_tables_are_make_costs_output(name: str) -> None:
+    # GIVEN the cost tables the README and docs/deploy.md show WHEN tools.cost prices the committed
+    # template again THEN they are what it computes (python -m tools.docs_costs --write rewrites them)
+    from tools import docs_costs
+
+    assert docs_costs.written(name) == docs_costs.tables()[name], "run: python -m tools.docs_costs --write"

@@ -1,8 +1,9 @@
 """The names of the cold-start phases, defined once.
 
-The code records them (``trace.phase(InitPhase.WARMUP)``), the init log line and the
-EMF metrics (``InitPhase_<name>``) carry them, and template.yaml's dashboard graphs
-them: tests/unit/test_template_translated.py holds the dashboard's lists to this enum, so a phase
+The code records them (``trace.phase(InitPhase.WARMUP)``), the init log line and the EMF
+document carry them (``InitPhase_<name>``: log fields, not metrics; lifecycle/metrics.py says
+why), and template.yaml's dashboard tabulates them with Logs Insights:
+tests/unit/test_template_translated.py holds the dashboard's columns to this enum, so a phase
 added here and not there (or renamed in one place only) fails a test.
 """
 
