@@ -18,6 +18,7 @@ from inference_runtime.artifact import Manifest, ManifestError, ModelSpec, Task
 from inference_runtime.backends.onnx import OnnxBackend
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
+from inference_runtime.lifecycle.timing import RequestTimings
 from inference_runtime.service import InferenceService
 from inference_runtime.tasks import TaskInputError, TaskMismatchError, task_for
 from tests.helpers import body, load_event
@@ -169,7 +170,8 @@ class FixedBackend:
         self.rows = np.asarray(rows, dtype=np.float32)
         self.calls: list[tuple[Sequence[str], Sequence[str] | None]] = []
 
-    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
+    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+            timings: RequestTimings | None = None) -> np.ndarray:
         self.calls.append((texts, pairs))
         return self.rows[: len(texts)]
 

@@ -35,10 +35,12 @@ from .config import RuntimeConfig
 from .lifecycle import PhaseTrace, init_type, instance_id
 from .loading import ModelLoader, ModelNotReadyError
 from .log import logger
+from .tasks.errors import UnknownPromptError
 
 if TYPE_CHECKING:
     from .backends.base import InferenceBackend
     from .lifecycle.metrics import ColdStartMetrics
+    from .lifecycle.timing import RequestTimings
     from .tasks import TaskRunner
 
 
@@ -190,21 +192,68 @@ class InferenceService:
         """The task the model serves (loads it if needed)."""
         return self._loaded_task().task
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        """One embedding per text, in order."""
-        return self._loaded_task().embed(texts)
+    def embed(self, texts: list[str], *, prompt_name: str | None = None, dimensions: int | None = None,
+              timings: RequestTimings | None = None) -> list[list[float]]:
+        """One embedding per text, in order.
 
-    def classify(self, texts: list[str], top_k: int | None = None) -> list[list[dict[str, Any]]]:
-        """Per text, ``{"label", "score"}`` dicts by score, highest first; ``top_k`` of them (None: all)."""
-        return self._loaded_task().classify(texts, top_k=top_k)
+        ``prompt_name``: a key of the model's prompts (the API resolved it, ``tasks.prompts``),
+        whose text is prepended to each text; ``dimensions``: a Matryoshka size (None: the model's).
+        """
+        task = self._loaded_task()
+        return task.embed(texts, prompt=self._prompt_text(task, prompt_name), dimensions=dimensions,
+                          timings=timings)
 
-    def rerank(self, query: str, documents: list[str]) -> list[float]:
-        """One relevance score per document, in the documents' order."""
-        return self._loaded_task().rerank(query, documents)
+    def classify(self, texts: list[str], top_k: int | None = None, *, raw_scores: bool = False,
+                 timings: RequestTimings | None = None) -> list[list[dict[str, Any]]]:
+        """Per text, ``{"label", "score"}`` dicts by score, highest first; ``top_k`` of them (None: all);
+        ``raw_scores``: the logits rather than softmax or sigmoid."""
+        return self._loaded_task().classify(texts, top_k=top_k, raw_scores=raw_scores, timings=timings)
+
+    def rerank(self, query: str, documents: list[str], *, raw_scores: bool = False,
+               timings: RequestTimings | None = None) -> list[float]:
+        """One relevance score per document, in the documents' order; ``raw_scores``: the logit."""
+        return self._loaded_task().rerank(query, documents, raw_scores=raw_scores, timings=timings)
 
     def count_tokens(self, texts: list[str]) -> int:
         """Tokens the model reads for ``texts``, after truncation (for OpenAI's ``usage``)."""
         return self._loaded_task().count_tokens(texts)
+
+    def token_counts(self, texts: list[str], *, truncate: bool = True) -> list[int]:
+        """Tokens per text; ``truncate=False``: before truncation, so the API can refuse an
+        over-long input when the client asked not to truncate."""
+        return self.load().token_counts(texts, truncate=truncate)
+
+    def tokenize(self, texts: list[str], *, add_special_tokens: bool = True, prompt_name: str | None = None,
+                 timings: RequestTimings | None = None) -> list[list[dict[str, Any]]]:
+        """Per text, its tokens as TEI's /tokenize gives them (``{"id", "text", "special", "start",
+        "stop"}``, character offsets); with ``prompt_name``, of the prompted text, as embed reads it."""
+        task = self._loaded_task()
+        prompt = self._prompt_text(task, prompt_name)
+        started = time.perf_counter()
+        tokens = self.load().tokenize([prompt + text for text in texts], add_special_tokens=add_special_tokens)
+        if timings is not None:
+            timings.tokenize_ms += (time.perf_counter() - started) * 1000.0
+        return tokens
+
+    def decode(self, ids: list[list[int]], *, skip_special_tokens: bool = True,
+               timings: RequestTimings | None = None) -> list[str]:
+        """The text of each row of token ids (TaskInputError for an id outside the vocabulary)."""
+        backend = self.load()
+        started = time.perf_counter()
+        texts = backend.decode(ids, skip_special_tokens=skip_special_tokens)
+        if timings is not None:
+            timings.tokenize_ms += (time.perf_counter() - started) * 1000.0
+        return texts
+
+    @staticmethod
+    def _prompt_text(task: TaskRunner, prompt_name: str | None) -> str:
+        if prompt_name is None:
+            return ""
+        prompts = task.manifest.model.prompts
+        if prompt_name not in prompts:
+            raise UnknownPromptError(f"prompt_name {prompt_name!r} is not one of this model's prompts "
+                                     f"({', '.join(sorted(prompts)) or 'none'})")
+        return prompts[prompt_name]
 
     def _loaded_task(self) -> TaskRunner:
         self.load()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..artifact import FileEntry, Manifest
+    from ..lifecycle.timing import RequestTimings
 
 #: The verified local copies a backend opens: the manifest's path of each file -> its local path.
 VerifiedPaths = Mapping[str, "Path"]
@@ -97,17 +98,31 @@ class InferenceBackend(ABC):
 
     # --- running ---------------------------------------------------------------------------
     @abstractmethod
-    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> Any:
+    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+            timings: RequestTimings | None = None) -> Any:
         """The graph's output for a batch, a float32 array with one row per text.
 
         With ``pairs``, row ``i`` is the encoding of the pair ``(texts[i], pairs[i])``
         (a cross-encoder's query and document). Texts are truncated at the model's
-        maximum sequence length.
+        maximum sequence length. ``timings``: tokenising and running are added to it.
         """
 
     @abstractmethod
     def count_tokens(self, texts: str | Sequence[str], pairs: Sequence[str] | None = None) -> int:
         """How many tokens the model reads for ``texts`` (after truncation, special tokens included)."""
+
+    @abstractmethod
+    def token_counts(self, texts: Sequence[str], *, truncate: bool = True) -> list[int]:
+        """Tokens per text (special tokens included); ``truncate=False``: before truncation."""
+
+    @abstractmethod
+    def tokenize(self, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[dict[str, Any]]]:
+        """Per text, its tokens as TEI's /tokenize gives them: ``{"id", "text", "special", "start", "stop"}``
+        (``start``/``stop``: character offsets in the text; None for a special token). Not truncated."""
+
+    @abstractmethod
+    def decode(self, ids: Sequence[Sequence[int]], *, skip_special_tokens: bool = True) -> list[str]:
+        """The text of each row of token ids (TaskInputError for an id outside the vocabulary)."""
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """The output rows as lists (for an embedding model: one embedding per text)."""

@@ -31,15 +31,19 @@ Session choices, each measured (``make bench``, docs/cold-start.md "Load path"):
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import ManifestError
+from ..tasks.errors import TaskInputError
 from .base import DeviceChoice, InferenceBackend
 from .errors import BackendError
 
 if TYPE_CHECKING:
     from ..artifact import FileEntry, Manifest
+    from ..lifecycle.timing import RequestTimings
     from .base import VerifiedPaths
 
 
@@ -59,6 +63,10 @@ class OnnxBackend(InferenceBackend):
         self._session = session
         self._tokenizer = tokenizer
         self._np = np
+        # The tokenizer as it is, without truncation or padding, for /tokenize and the
+        # untruncated count; made on first use (most environments never need it).
+        self._plain_tokenizer: Any = None
+        self._plain_lock = threading.Lock()
         self._input_names = [i.name for i in session.get_inputs()]
         outputs = [o.name for o in session.get_outputs()]
         self._output_name = manifest.model.graph.output or outputs[0]
@@ -176,16 +184,67 @@ class OnnxBackend(InferenceBackend):
         _configure_tokenizer(tokenizer, manifest)
         return tokenizer
 
-    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> Any:
+    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+            timings: RequestTimings | None = None) -> Any:
         np = self._np
+        started = time.perf_counter()
         encodings = self._encode(texts, pairs)
         feeds = {name: np.asarray([TOKENIZER_INPUTS[name](e) for e in encodings], dtype=np.int64)
                  for name in self._input_names}
-        return self._session.run([self._output_name], feeds)[0]
+        tokenized = time.perf_counter()
+        output = self._session.run([self._output_name], feeds)[0]
+        if timings is not None:
+            timings.tokenize_ms += (tokenized - started) * 1000.0
+            timings.infer_ms += (time.perf_counter() - tokenized) * 1000.0
+        return output
 
     def count_tokens(self, texts: str | Sequence[str], pairs: Sequence[str] | None = None) -> int:
         batch = [texts] if isinstance(texts, str) else texts
         return sum(sum(e.attention_mask) for e in self._encode(batch, pairs))
+
+    def token_counts(self, texts: Sequence[str], *, truncate: bool = True) -> list[int]:
+        if truncate:
+            return [sum(e.attention_mask) for e in self._encode(texts, None)]
+        return [len(e.ids) for e in self._plain().encode_batch(list(texts))]
+
+    def tokenize(self, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[dict[str, Any]]]:
+        tokenized = []
+        for text, encoding in zip(texts, self._plain().encode_batch(list(texts),
+                                                                   add_special_tokens=add_special_tokens),
+                                  strict=True):
+            tokens = []
+            for token_id, token, special, (start, stop) in zip(encoding.ids, encoding.tokens,
+                                                               encoding.special_tokens_mask, encoding.offsets,
+                                                               strict=True):
+                if special:
+                    # As TEI: a special token is in no part of the text, so it has no offsets.
+                    tokens.append({"id": token_id, "text": token, "special": True, "start": None, "stop": None})
+                else:
+                    tokens.append({"id": token_id, "text": text[start:stop], "special": False,
+                                   "start": start, "stop": stop})
+            tokenized.append(tokens)
+        return tokenized
+
+    def decode(self, ids: Sequence[Sequence[int]], *, skip_special_tokens: bool = True) -> list[str]:
+        vocabulary = self._tokenizer.get_vocab_size(with_added_tokens=True)
+        for row in ids:
+            for token_id in row:
+                if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < vocabulary:
+                    raise TaskInputError(f"token id {token_id!r} is not in this model's vocabulary "
+                                         f"(0 to {vocabulary - 1})")
+        return list(self._tokenizer.decode_batch([list(row) for row in ids], skip_special_tokens=skip_special_tokens))
+
+    def _plain(self) -> Any:
+        if self._plain_tokenizer is None:
+            with self._plain_lock:
+                if self._plain_tokenizer is None:
+                    from tokenizers import Tokenizer
+
+                    plain = Tokenizer.from_str(self._tokenizer.to_str())
+                    plain.no_truncation()
+                    plain.no_padding()
+                    self._plain_tokenizer = plain
+        return self._plain_tokenizer
 
     def _encode(self, texts: Sequence[str], pairs: Sequence[str] | None) -> list[Any]:
         if pairs is None:

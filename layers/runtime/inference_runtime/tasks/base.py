@@ -15,6 +15,7 @@ from .errors import TaskMismatchError
 
 if TYPE_CHECKING:
     from ..artifact import Manifest
+    from ..lifecycle.timing import RequestTimings
 
 
 class GraphRunner(Protocol):
@@ -24,7 +25,8 @@ class GraphRunner(Protocol):
     fixed rows in its tests, without a session, a tokenizer or a manifest's files.
     """
 
-    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> Any: ...
+    def run(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+            timings: RequestTimings | None = None) -> Any: ...
 
     def count_tokens(self, texts: str | Sequence[str], pairs: Sequence[str] | None = None) -> int: ...
 
@@ -38,16 +40,21 @@ class TaskRunner:
         self.manifest = manifest
         self.backend = backend
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One embedding per text, in order."""
+    def embed(self, texts: Sequence[str], *, prompt: str = "", dimensions: int | None = None,
+              timings: RequestTimings | None = None) -> list[list[float]]:
+        """One embedding per text, in order; ``prompt`` (its text) prepended to each, ``dimensions``
+        the Matryoshka size to truncate to (None: the model's own)."""
         raise self._mismatch(Task.EMBEDDINGS)
 
-    def classify(self, texts: Sequence[str], top_k: int | None = None) -> list[list[dict[str, Any]]]:
-        """Per text, ``{"label", "score"}`` by score, highest first; ``top_k`` of them (all when None)."""
+    def classify(self, texts: Sequence[str], top_k: int | None = None, *, raw_scores: bool = False,
+                 timings: RequestTimings | None = None) -> list[list[dict[str, Any]]]:
+        """Per text, ``{"label", "score"}`` by score, highest first; ``top_k`` of them (all when None);
+        ``raw_scores``: the logits, not softmax or sigmoid."""
         raise self._mismatch(Task.CLASSIFICATION)
 
-    def rerank(self, query: str, documents: Sequence[str]) -> list[float]:
-        """One relevance score per document, in the documents' order."""
+    def rerank(self, query: str, documents: Sequence[str], *, raw_scores: bool = False,
+               timings: RequestTimings | None = None) -> list[float]:
+        """One relevance score per document, in the documents' order; ``raw_scores``: the logit."""
         raise self._mismatch(Task.RERANKING)
 
     def count_tokens(self, texts: Sequence[str]) -> int:

@@ -15,6 +15,7 @@ from .errors import TaskInputError
 
 if TYPE_CHECKING:
     from ..artifact import Manifest
+    from ..lifecycle.timing import RequestTimings
 
 
 class ClassificationTask(TaskRunner):
@@ -26,18 +27,22 @@ class ClassificationTask(TaskRunner):
         self.labels = manifest.model.labels
         self.multi_label = manifest.model.multi_label
 
-    def classify(self, texts: Sequence[str], top_k: int | None = None) -> list[list[dict[str, Any]]]:
+    def classify(self, texts: Sequence[str], top_k: int | None = None, *, raw_scores: bool = False,
+                 timings: RequestTimings | None = None) -> list[list[dict[str, Any]]]:
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
             raise TaskInputError(f"top_k must be a positive integer or None (every label), got {top_k!r}")
         if not texts:
             return []
         import numpy as np  # loaded with the backend already
 
-        logits = np.asarray(self.backend.run(list(texts)), dtype=np.float64)
+        logits = np.asarray(self.backend.run(list(texts), timings=timings), dtype=np.float64)
         if logits.ndim != 2 or logits.shape[1] != len(self.labels):
             raise ManifestError(f"{self.manifest.name} gives {logits.shape[-1]} logits per text but its manifest "
                                 f"names {len(self.labels)} labels; rebuild the artifact")
-        if self.multi_label:
+        if raw_scores:
+            # The logits rank the labels as their softmax or sigmoid does (both are monotonic).
+            scores = logits
+        elif self.multi_label:
             scores = 1.0 / (1.0 + np.exp(-logits))
         else:
             shifted = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -16,11 +16,11 @@ from .errors import InputTypeNotSupportedError, UnknownPromptError
 if TYPE_CHECKING:
     from ..artifact.spec import ModelSpec
 
-#: the names models use for each ``input_type``, in the order they are tried
-#: (E5 says "query"/"passage", others "query"/"document"; a few "doc")
+#: the names models use for each ``input_type``, in the order they are tried: those of
+#: sentence-transformers' ``encode_query``/``encode_document`` (E5 says "passage"), then "doc"
 INPUT_TYPE_PROMPTS: dict[str, tuple[str, ...]] = {
     "query": ("query",),
-    "document": ("document", "passage", "doc"),
+    "document": ("document", "passage", "corpus", "doc"),
 }
 
 
