@@ -37,9 +37,10 @@ from warming.rounds import decide, ping, summarise
 logger = LazyLogger("keepwarm", default_service="keepwarm")
 
 CONFIG = KeepWarmConfig.from_env()
-# One policy per tier, for the life of this environment (a policy may keep state between rounds).
+# One policy per target (a tier, or a served model's function), for the life of this environment
+# (a policy may keep state between rounds).
 POLICIES: dict[str, PrewarmPolicy] = {
-    target.tier: make_policy(CONFIG.policy, max_pings=target.count, interval_s=CONFIG.interval_s)
+    target.key: make_policy(CONFIG.policy, max_pings=target.count, interval_s=CONFIG.interval_s)
     for target in CONFIG.targets
 }
 _client: Any = None
@@ -85,14 +86,16 @@ def run_round(now_s: float) -> dict[str, Any]:
                                    "hold_ms": CONFIG.hold_ms}
         logger.info("keep-warm round", extra={"event": "keepwarm", **summary})
         return summary
-    decisions = {target.tier: decide(POLICIES[target.tier], target, now_s, cloudwatch=cloudwatch_client,
+    decisions = {target.key: decide(POLICIES[target.key], target, now_s, cloudwatch=cloudwatch_client,
                                      namespace=CONFIG.metrics_namespace, history_minutes=CONFIG.history_minutes)
                  for target in CONFIG.targets}
     for target in CONFIG.targets:
-        decision = decisions[target.tier]
+        decision = decisions[target.key]
+        model = {"model": target.model} if target.model else {}
         logger.log(logging.WARNING if decision.fallback else logging.INFO, "keep-warm decision", extra={
-            "event": "keepwarm_decision", "tier": target.tier, "function": target.function, **decision.as_log()})
-    jobs = [(target, i) for target in CONFIG.targets for i in range(decisions[target.tier].pings)]
+            "event": "keepwarm_decision", "tier": target.tier, **model, "function": target.function,
+            **decision.as_log()})
+    jobs = [(target, i) for target in CONFIG.targets for i in range(decisions[target.key].pings)]
     results: list[dict[str, Any]] = []
     if jobs:
         invoke = lambda_client().invoke
@@ -100,7 +103,7 @@ def run_round(now_s: float) -> dict[str, Any]:
             results = list(pool.map(lambda job: ping(invoke, job[0], CONFIG.hold_ms), jobs))
     summary = {
         "tiers": {
-            target.tier: summarise(target, decisions[target.tier].pings,
+            target.key: summarise(target, decisions[target.key].pings,
                                    [r for (t, _), r in zip(jobs, results, strict=True) if t is target])
             for target in CONFIG.targets
         },

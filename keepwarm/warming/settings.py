@@ -9,6 +9,7 @@ at init: a bad value fails the function's init with a message naming the variabl
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +47,49 @@ class WarmTarget:
     function: str
     count: int
     service: str = ""
+    #: The model a function of its own serves (models.json's ``serve``); empty for a tier's function.
+    model: str = ""
+
+    @property
+    def key(self) -> str:
+        """What names this target in policies, decisions and the summary: its tier, or model/tier."""
+        return f"{self.model}/{self.tier}" if self.model else self.tier
+
+
+#: A JSON list of further targets (the template writes one per served model), beside the tiers' variables.
+WARM_TARGETS = "WARM_TARGETS"
+_TARGET_KEYS = {"model", "tier", "function", "count", "service"}
+
+
+def parse_warm_targets(text: str | None) -> tuple[WarmTarget, ...]:
+    """WARM_TARGETS' targets (those with a count of 0 left out); a ConfigError naming what is wrong."""
+    if not text or not text.strip():
+        return ()
+    try:
+        items = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{WARM_TARGETS} is not JSON: {exc}") from exc
+    if not isinstance(items, list):
+        raise ConfigError(f"{WARM_TARGETS} must be a JSON list of targets")
+    targets = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) - _TARGET_KEYS or not {"tier", "function", "count"} <= set(item):
+            raise ConfigError(f"{WARM_TARGETS}[{i}] must be an object with tier, function, count (and optionally "
+                              f"model, service); got {item!r}")
+        count = item["count"]
+        if isinstance(count, str) and count.isdigit():  # a template's !Sub of a Number parameter may quote it
+            count = int(count)
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 100:
+            raise ConfigError(f"{WARM_TARGETS}[{i}].count must be an integer from 0 to 100, got {item['count']!r}")
+        if not isinstance(item["function"], str) or not item["function"]:
+            raise ConfigError(f"{WARM_TARGETS}[{i}].function must be the alias ARN to ping")
+        if count:
+            targets.append(WarmTarget(tier=str(item["tier"]), function=item["function"], count=count,
+                                      service=str(item.get("service", "")), model=str(item.get("model", ""))))
+    keys = [t.key for t in targets]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"{WARM_TARGETS} names a target twice: {', '.join(sorted(keys))}")
+    return tuple(targets)
 
 
 def parse_rate_s(expression: str) -> int | None:
@@ -102,6 +146,11 @@ class KeepWarmConfig:
             if count:
                 service = str(resolve(tier.service_env, None, tier.service_name, env))
                 targets.append(WarmTarget(tier=tier.name, function=str(function), count=count, service=service))
+        # The per-tier variables keep working; WARM_TARGETS adds the served models' functions.
+        extra = parse_warm_targets(env.get(WARM_TARGETS))
+        if {t.key for t in extra} & {t.key for t in targets}:
+            raise ConfigError(f"{WARM_TARGETS} repeats a tier the per-tier variables already name; give it a model")
+        targets.extend(extra)
         policy = _policy(env)
         schedule = str(resolve(KEEP_WARM_SCHEDULE, None, DEFAULT_SCHEDULE, env))
         interval_s = parse_rate_s(schedule)
