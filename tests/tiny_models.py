@@ -96,13 +96,17 @@ def _config(architecture: str, vocab_size: int, task: str) -> Any:
 
 
 def make_model(root: Path, architecture: str, task: str, *, pooling: str = "mean", normalize: bool = True,
-               multi_label: bool = False, seed: int = 0) -> Path:
-    """Write a tiny random ``architecture`` model for ``task`` under ``root``; return its directory."""
+               multi_label: bool = False, seed: int = 0, prompts: dict[str, str] | None = None,
+               default_prompt_name: str | None = None, name: str | None = None) -> Path:
+    """Write a tiny random ``architecture`` model for ``task`` under ``root``; return its directory.
+
+    ``prompts`` and ``default_prompt_name`` (embeddings) go into config_sentence_transformers.json,
+    where sentence-transformers saves them."""
     import torch
     import transformers
 
     torch.manual_seed(seed)
-    directory = root / f"{architecture}-{task}"
+    directory = root / (name or f"{architecture}-{task}")
     tokenizer = _tokenizer(architecture)
     config = _config(architecture, len(tokenizer), task)
     if multi_label:
@@ -128,10 +132,32 @@ def make_model(root: Path, architecture: str, task: str, *, pooling: str = "mean
             {"embedding_dimension": config.hidden_size if hasattr(config, "hidden_size") else config.dim,
              "pooling_mode": pooling, "include_prompt": True}))
         (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": MAX_POSITIONS}))
+        if prompts is not None:
+            (directory / "config_sentence_transformers.json").write_text(json.dumps(
+                {"prompts": prompts, "default_prompt_name": default_prompt_name, "similarity_fn_name": "cosine"}))
     if task == Task.RERANKING:
         (directory / "config_sentence_transformers.json").write_text(json.dumps(
             {"model_type": "CrossEncoder", "activation_fn": "torch.nn.modules.activation.Sigmoid"}))
     return directory
+
+
+#: what an E5-style model carries: a query prefix, a document prefix, and the default for neither
+PROMPTS = {"query": "query: ", "passage": "passage: ", "classification": "classify this: "}
+DEFAULT_PROMPT = "query"
+#: the sizes a tiny (32-wide) model is declared Matryoshka-trained at
+MATRYOSHKA = (16, 8)
+
+
+def prompted_artifact(root: Path, architecture: str = "bert") -> Path:
+    """A tiny embedding model with prompts and a default, declared Matryoshka-trained, exported
+    by the real builder (its parity against sentence-transformers checked) into ``root / 'artifact'``."""
+    from tools.export import build
+
+    directory = make_model(root / "models", architecture, Task.EMBEDDINGS, prompts=PROMPTS,
+                           default_prompt_name=DEFAULT_PROMPT, name=f"{architecture}-prompted")
+    build(root / "artifact", model_dir=directory, name=f"tiny-{architecture}-prompted",
+          matryoshka_dimensions=MATRYOSHKA)
+    return root / "artifact"
 
 
 def tiny_artifact(root: Path, task: Task = Task.EMBEDDINGS, architecture: str = "bert") -> Path:

@@ -20,6 +20,7 @@ The task is inferred (sentence-transformers -> embeddings, *ForSequenceClassific
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -86,6 +87,31 @@ def _from_hub(repo_id: str, revision: str | None) -> Path:
     return Path(snapshot_download(repo_id, revision=revision, allow_patterns=HUB_PATTERNS))
 
 
+def _prompts_argument(parser: argparse.ArgumentParser, value: str | None) -> dict[str, str] | None:
+    if not value:
+        return None
+    try:
+        prompts = json.loads(value)
+    except ValueError as exc:
+        parser.error(f"--prompts is not JSON: {exc}")
+    if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in prompts.items()):
+        parser.error('--prompts must be a JSON object of names to texts, {"query": "query: "}')
+    return prompts
+
+
+def _dimensions_argument(parser: argparse.ArgumentParser, value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        sizes = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        parser.error(f"--matryoshka-dimensions {value!r}: give sizes separated by commas, 256,128,64")
+    if not sizes or any(size < 1 for size in sizes):
+        parser.error(f"--matryoshka-dimensions {value!r}: sizes must be positive")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", "--model-dir", dest="model", default=None,
@@ -98,7 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None,
                         help="artifact directory to create or replace (default build/artifacts/<name>)")
     parser.add_argument("--version", default=None, help="default: derived from the files' sha256")
+    parser.add_argument("--prompts", default=None,
+                        help='embeddings: prompts to add or override, as JSON ({"query": "query: "})')
+    parser.add_argument("--default-prompt-name", default=None,
+                        help="embeddings: the prompt applied when a request names none")
+    parser.add_argument("--matryoshka-dimensions", default=None,
+                        help="embeddings: declare the model Matryoshka-trained at these sizes (256,128,64)")
     args = parser.parse_args(argv)
+    prompts = _prompts_argument(parser, args.prompts)
+    matryoshka = _dimensions_argument(parser, args.matryoshka_dimensions)
     # Empty values are "not given" (the image's build arguments default to empty strings).
     task, pooling = args.task or None, args.pooling or None
     if task is not None and task not in set(Task):
@@ -110,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         name = args.name or default_name
         out = args.out or ARTIFACTS_DIR / name
         result = build(out, model_dir=model_dir, name=name, version=args.version or None, task=task,
-                       pooling=pooling, source=source)
+                       pooling=pooling, source=source, prompts=prompts,
+                       default_prompt_name=args.default_prompt_name or None, matryoshka_dimensions=matryoshka)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -118,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(e.size for e in manifest.files)
     print(f"model {plan.path}: {plan.architecture}, task {plan.task} ({plan.task_reason})")
     print(result.parity.summary())
+    for check in result.options_parity:
+        print(check.summary())
     print(f"artifact {manifest.name} version {manifest.version}: {len(manifest.files)} files, "
           f"{total / 2**20:.1f} MiB, in {out} ({time.perf_counter() - started:.1f} s)")
     return 0

@@ -242,3 +242,15 @@ def test_a_classifier_whose_manifest_lost_its_labels_is_a_503(services: dict[str
     status, answer = predict(service, {"inputs": ["x"]})
     assert (status, answer["error"]["code"]) == (503, "model_not_ready")
     assert "must name its labels" in answer["error"]["message"]
+
+
+def test_raw_scores_are_the_logits_in_the_same_order() -> None:
+    labels = ["a", "b", "c"]
+    single = task_for(manifest(task="classification", labels=labels), FixedBackend([[1.0, 3.0, -2.0]]))
+    (ranked,) = single.classify(["x"], raw_scores=True)
+    assert [(d["label"], d["score"]) for d in ranked] == [("b", 3.0), ("a", 1.0), ("c", -2.0)]
+    (top,) = single.classify(["x"], top_k=1, raw_scores=True)
+    assert top == [{"label": "b", "score": 3.0}]
+    reranker = task_for(manifest(task="reranking"), FixedBackend([[2.5], [-1.0]]))
+    assert reranker.rerank("q", ["d1", "d2"], raw_scores=True) == [2.5, -1.0]
+    assert reranker.rerank("q", ["d1", "d2"]) == pytest.approx([1 / (1 + math.exp(-2.5)), 1 / (1 + math.exp(1.0))])

@@ -21,9 +21,11 @@ out of a large protobuf.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from typing import Any
 from inference_runtime.artifact import (
     GraphSpec,
     Manifest,
+    ManifestError,
     ModelSpec,
     Task,
     TokenizerSpec,
@@ -44,7 +47,7 @@ from inference_runtime.artifact import (
 from .errors import ExportError
 from .graph import export_onnx, load_model, load_tokenizer, usable_positions
 from .model_dir import ExportPlan, inspect_model
-from .parity import PARITY_TEXTS, ParityReport, check_parity
+from .parity import PARITY_TEXTS, OptionsParity, ParityReport, check_options_parity, check_parity
 
 ONNX_FILENAME = "model.onnx"
 WEIGHTS_FILENAME = "model.onnx.data"
@@ -59,6 +62,8 @@ class BuildResult:
     manifest: Manifest
     plan: ExportPlan
     parity: ParityReport
+    #: against sentence-transformers, per prompt and Matryoshka size (empty: the model has neither)
+    options_parity: tuple[OptionsParity, ...] = ()
 
     @property
     def spec(self) -> ModelSpec:
@@ -67,19 +72,28 @@ class BuildResult:
 
 
 def build(out_dir: Path, *, model_dir: Path, name: str, version: str | None = None, task: Task | str | None = None,
-          pooling: str | None = None, source: dict[str, Any] | None = None) -> BuildResult:
+          pooling: str | None = None, source: dict[str, Any] | None = None,
+          prompts: Mapping[str, str] | None = None, default_prompt_name: str | None = None,
+          matryoshka_dimensions: Sequence[int] | None = None) -> BuildResult:
     """Export ``model_dir`` into a verified artifact at ``out_dir``: its manifest, what was inferred, the parity.
 
     ``source`` adds to the manifest's ``source`` (where the weights came from); ``task`` and
-    ``pooling`` override what the directory says. Raises ExportError (ParityError when the
-    artifact does not match torch), leaving ``out_dir`` as it was.
+    ``pooling`` override what the directory says; ``prompts`` add to (or replace by name) the
+    model's sentence-transformers prompts, ``default_prompt_name`` names its default, and
+    ``matryoshka_dimensions`` declares it Matryoshka-trained (nothing in a model directory says
+    so reliably: sentence-transformers records MatryoshkaLoss only in the model card's prose).
+    Raises ExportError (ParityError when the artifact does not match torch, or
+    sentence-transformers with a prompt or a truncation), leaving ``out_dir`` as it was.
     """
     import torch
     import transformers
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()   # one bar per weight load: noise in a build log
-    plan = inspect_model(Path(model_dir), task=task, pooling=pooling)
+    plan = _with_options(inspect_model(Path(model_dir), task=task, pooling=pooling), prompts, default_prompt_name)
+    matryoshka = tuple(sorted({int(d) for d in matryoshka_dimensions or ()}, reverse=True))
+    if matryoshka and plan.task is not Task.EMBEDDINGS:
+        raise ExportError(f"Matryoshka dimensions apply to embeddings; this export is {plan.task}")
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -97,8 +111,11 @@ def build(out_dir: Path, *, model_dir: Path, name: str, version: str | None = No
         _write_tokenizer(tokenizer, staging / TOKENIZER_FILENAME)
 
         files = describe_files(staging, [ONNX_FILENAME, WEIGHTS_FILENAME, TOKENIZER_FILENAME])
-        spec = model_spec(plan, graph_fields, max_length=max_length, pad_token=str(tokenizer.pad_token),
-                          pad_token_id=int(tokenizer.pad_token_id))
+        try:
+            spec = model_spec(plan, graph_fields, max_length=max_length, pad_token=str(tokenizer.pad_token),
+                              pad_token_id=int(tokenizer.pad_token_id), matryoshka_dimensions=matryoshka)
+        except ManifestError as exc:
+            raise ExportError(str(exc)) from exc
         provenance = {**_source(plan), **(source or {}), "model_type": plan.model_type, "onnxruntime": ort_version,
                       "exported_with": f"torch {torch.__version__}, transformers {transformers.__version__}"}
         manifest = Manifest(name=name, version=version or content_version(files), format="onnx", files=files,
@@ -110,20 +127,37 @@ def build(out_dir: Path, *, model_dir: Path, name: str, version: str | None = No
         # attention the graph was traced with).
         reference = load_model(plan)
         report = check_parity(plan, reference, tokenizer, staging, manifest, max_length)
+        del reference
+        options_parity = check_options_parity(Path(model_dir), plan, staging, manifest)
         # The build's own check, for people reading the manifest (the runtime never reads it).
+        checked: dict[str, Any] = {"parity": report.to_dict()}
+        if options_parity:
+            checked["parity_sentence_transformers"] = [entry.to_dict() for entry in options_parity]
         manifest = Manifest(name=manifest.name, version=manifest.version, format="onnx", files=files, model=spec,
-                            source={**provenance, "parity": report.to_dict()})
+                            source={**provenance, **checked})
         write_manifest(staging, manifest)
         verify_artifact(staging, manifest)
         _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuildResult(manifest, plan, report)
+    return BuildResult(manifest, plan, report, tuple(options_parity))
+
+
+def _with_options(plan: ExportPlan, prompts: Mapping[str, str] | None, default_prompt_name: str | None) -> ExportPlan:
+    if prompts is None and default_prompt_name is None:
+        return plan
+    if plan.task is not Task.EMBEDDINGS:
+        raise ExportError(f"prompts apply to embeddings; this export is {plan.task}")
+    merged = {**plan.prompts, **{str(k): str(v) for k, v in (prompts or {}).items()}}
+    default = default_prompt_name or plan.default_prompt_name
+    if default is not None and default not in merged:
+        raise ExportError(f"the default prompt {default!r} is not one of the prompts ({', '.join(merged) or 'none'})")
+    return dataclasses.replace(plan, prompts=merged, default_prompt_name=default)
 
 
 def model_spec(plan: ExportPlan, graph_fields: dict[str, Any], *, max_length: int, pad_token: str,
-               pad_token_id: int) -> ModelSpec:
+               pad_token_id: int, matryoshka_dimensions: tuple[int, ...] = ()) -> ModelSpec:
     """The contract the runtime reads: the plan's task fields, the exported graph, the tokenizer's settings."""
     graph = GraphSpec(entrypoint=ONNX_FILENAME, external_data=(WEIGHTS_FILENAME,),
                       inputs=tuple(graph_fields["inputs"]), output=str(graph_fields["output"]),
@@ -134,7 +168,8 @@ def model_spec(plan: ExportPlan, graph_fields: dict[str, Any], *, max_length: in
                               "architecture": plan.architecture}
     if plan.task is Task.EMBEDDINGS:
         return ModelSpec(**common, dimensions=int(graph_fields["width"]), normalize=plan.normalize,
-                         pooling=plan.pooling)
+                         pooling=plan.pooling, prompts=dict(plan.prompts), default_prompt_name=plan.default_prompt_name,
+                         matryoshka_dimensions=matryoshka_dimensions)
     if plan.task is Task.CLASSIFICATION:
         if int(graph_fields["width"]) != len(plan.labels):
             raise ExportError(f"the graph gives {graph_fields['width']} logits but the model names "

@@ -16,7 +16,7 @@ is inferred in this order, the first rule that applies winning:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,9 @@ class ExportPlan:
     score_activation: ScoreActivation = ScoreActivation.SIGMOID   # reranking
     max_sequence_length: int | None = None                  # from sentence-transformers or the tokenizer
     weights: tuple[Path, ...] = ()
+    # embeddings: sentence-transformers' prompts and default (config_sentence_transformers.json)
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_prompt_name: str | None = None
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -135,6 +138,12 @@ def inspect_model(model_dir: Path, *, task: Task | str | None = None, pooling: s
     if task is Task.EMBEDDINGS:
         spec["pooling"] = _pooling(model_dir, modules, pooling)
         spec["normalize"] = "Normalize" in modules
+        st_config = read_json(model_dir / "config_sentence_transformers.json")
+        prompts = st_config.get("prompts") or {}
+        if not isinstance(prompts, dict):
+            raise ExportError(f"the prompts in {model_dir / 'config_sentence_transformers.json'} must be an object")
+        spec["prompts"] = {str(k): str(v) for k, v in prompts.items()}
+        spec["default_prompt_name"] = st_config.get("default_prompt_name") or None
     elif pooling is not None:
         raise ExportError(f"POOLING applies to embeddings; this export is {task}")
     if task is Task.CLASSIFICATION:

@@ -143,16 +143,8 @@ def _inputs(plan: ExportPlan) -> tuple[list[str], list[str] | None]:
 
 
 def _run_artifact(artifact_dir: Path, manifest: Manifest, texts: list[str], pairs: list[str] | None) -> Any:
-    from inference_runtime.artifact import verify_file
-    from inference_runtime.backends.onnx import OnnxBackend
-
     # The runtime's backend, opened from the files just verified, as the loader opens it.
-    paths = {}
-    for entry in OnnxBackend.files(manifest):
-        paths[entry.path] = artifact_dir / entry.path
-        verify_file(paths[entry.path], size=entry.size, sha256=entry.sha256)
-    backend = OnnxBackend.open(manifest, paths)
-    return backend.run(texts, pairs)
+    return _open_backend(artifact_dir, manifest).run(texts, pairs)
 
 
 def _run_reference(plan: ExportPlan, model: Any, tokenizer: Any, texts: list[str], pairs: list[str] | None,
@@ -204,3 +196,86 @@ def _pool_reference(hidden: Any, mode: str) -> Any:
     if mode == "lasttoken":
         return hidden[-1]
     raise ParityError(f"no reference for pooling mode {mode!r}")
+
+
+@dataclass(frozen=True)
+class OptionsParity:
+    """One prompt or Matryoshka size: the runtime's embeddings against sentence-transformers' ``encode``."""
+
+    prompt_name: str | None
+    dimensions: int | None
+    min_cosine: float
+    max_abs_diff: float
+    inputs: int
+
+    @property
+    def passed(self) -> bool:
+        return self.min_cosine >= MIN_COSINE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prompt_name": self.prompt_name, "dimensions": self.dimensions, "inputs": self.inputs,
+                "min_cosine": _round(self.min_cosine), "threshold": MIN_COSINE,
+                "max_abs_diff": _round(self.max_abs_diff)}
+
+    def summary(self) -> str:
+        what = f"prompt {self.prompt_name!r}" if self.prompt_name is not None else f"dimensions {self.dimensions}"
+        return (f"parity with sentence-transformers ({what}, {self.inputs} inputs): min_cosine "
+                f"{_round(self.min_cosine)}, max |diff| {_round(self.max_abs_diff)}")
+
+
+def check_options_parity(model_dir: Path, plan: ExportPlan, artifact_dir: Path,
+                         manifest: Manifest) -> list[OptionsParity]:
+    """Each prompt, and each Matryoshka size, as the runtime serves it against sentence-transformers'
+    ``encode(..., prompt_name=..., truncate_dim=..., normalize_embeddings=...)``; ParityError if one differs.
+
+    The reference is sentence-transformers itself (not the numpy one above): what a user of the
+    model compares with. Empty when the model has neither prompts nor Matryoshka sizes.
+    """
+    spec = manifest.model
+    checks: list[tuple[str | None, int | None]] = [(name, None) for name in sorted(spec.prompts)]
+    checks += [(None, size) for size in spec.matryoshka_dimensions]
+    if spec.task is not Task.EMBEDDINGS or not checks:
+        return []
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from inference_runtime.tasks import task_for
+
+    reference_model = SentenceTransformer(str(model_dir), device="cpu")
+    # The artifact's prompts (the model's, with those given at build), and no default: each
+    # check names its prompt, and a Matryoshka check is made without one.
+    reference_model.prompts = dict(spec.prompts)
+    reference_model.default_prompt_name = None
+    reference_model.max_seq_length = spec.tokenizer.max_sequence_length
+    runner = task_for(manifest, _open_backend(artifact_dir, manifest))
+    texts = list(PARITY_TEXTS)
+    reports = []
+    for prompt_name, size in checks:
+        candidate = np.asarray(runner.embed(texts, prompt=spec.prompts.get(prompt_name or "", ""), dimensions=size),
+                               dtype=np.float64)
+        reference = np.asarray(reference_model.encode(texts, prompt_name=prompt_name, truncate_dim=size,
+                                                      normalize_embeddings=spec.normalize, convert_to_numpy=True),
+                               dtype=np.float64)
+        if candidate.shape != reference.shape:
+            raise ParityError(f"the artifact gives embeddings of shape {candidate.shape}, sentence-transformers "
+                              f"{reference.shape} (prompt {prompt_name!r}, dimensions {size})")
+        cosines = (candidate * reference).sum(axis=1) / np.maximum(
+            np.linalg.norm(candidate, axis=1) * np.linalg.norm(reference, axis=1), 1e-12)
+        report = OptionsParity(prompt_name, size, float(cosines.min()),
+                               float(np.abs(candidate - reference).max()), len(texts))
+        if not report.passed:
+            raise ParityError(f"the exported model does not match sentence-transformers: {report.summary()}. "
+                              "Nothing was written")
+        reports.append(report)
+    return reports
+
+
+def _open_backend(artifact_dir: Path, manifest: Manifest) -> Any:
+    from inference_runtime.artifact import verify_file
+    from inference_runtime.backends.onnx import OnnxBackend
+
+    paths = {}
+    for entry in OnnxBackend.files(manifest):
+        paths[entry.path] = artifact_dir / entry.path
+        verify_file(paths[entry.path], size=entry.size, sha256=entry.sha256)
+    return OnnxBackend.open(manifest, paths)
