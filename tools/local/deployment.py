@@ -19,6 +19,10 @@ Lambda Managed Instances do (one ``MODEL_CACHE_DIR`` per environment, shared by 
 workers); ``TierOptions.snapstart`` starts them from one initialised process by forking
 it (tools/local/fleet/forking.py).
 
+``models`` adds a fleet per served model (models.json's ``serve``: tools/template/models.py), each
+its own function (``<id>Function``, the standard tier, that model's artifact) behind
+``/models/<name>/`` on the front door, as the template's listener rule per model routes it.
+
 ``clock`` is the fleets' and the log's clock (``time.monotonic`` by default): a test that
 passes one it moves itself decides when environments are idle or old, whatever the speed of
 the machine; the processes, the requests and their answers stay real.
@@ -35,7 +39,7 @@ from typing import Any
 from inference_runtime.api.events import warm_event
 from tools.lifecycle_model import DEFAULT_LIFECYCLE, LifecycleModel
 
-from .emulator import FUNCTIONS, check_runtime_ready
+from .emulator import FUNCTIONS, FunctionSpec, check_runtime_ready
 from .fleet import Fleet, FleetConfig, LifecycleLog
 from .frontdoor import FrontDoor, PremiumAccess
 from .lambda_service import LambdaService
@@ -53,6 +57,25 @@ class TierOptions(FleetConfig):
     snapstart: bool = False
 
 
+@dataclass(frozen=True)
+class ModelOptions:
+    """A served model: its logical-id prefix (the template's), its artifact here, and its fleet's options."""
+
+    id: str
+    artifact_dir: Path
+    options: TierOptions = TierOptions()
+    #: The models.json that lists it (MODEL_REGISTRY): the function refuses a MODEL_NAME its registry lacks.
+    registry: Path | None = None
+
+
+def model_spec(name: str, model: ModelOptions) -> FunctionSpec:
+    """A served model's function as the emulator runs it: the standard tier's, with its model and artifact."""
+    standard = FUNCTIONS["StandardFunction"]
+    registry = {"MODEL_REGISTRY": str(model.registry)} if model.registry else {}
+    return replace(standard, logical_id=f"{model.id}Function", environment={
+        **standard.environment, "MODEL_NAME": name, "MODEL_ARTIFACT_DIR": str(model.artifact_dir), **registry})
+
+
 class LocalDeployment:
     def __init__(self, *, max_environments: int = 4, prewarm_premium: bool = True,
                  env: dict[str, str] | None = None, front_door_port: int = 0,
@@ -60,7 +83,7 @@ class LocalDeployment:
                  standard: TierOptions | None = None, premium: TierOptions | None = None,
                  lifecycle: LifecycleModel | None = None, compression: float = 1.0, seed: int = 0,
                  log_path: Path | None = None, run_dir: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, models: dict[str, ModelOptions] | None = None) -> None:
         check_runtime_ready()
         tiers = {
             "standard": standard or TierOptions(max_environments=max_environments),
@@ -75,25 +98,38 @@ class LocalDeployment:
             self.fleets[tier] = _make_fleet(TIER_FUNCTIONS[tier], config, env=env,
                                             warm=warm_event(tier=tier), log=self.log,
                                             run_dir=run_dir / tier if run_dir else None, clock=clock)
-        self.lambda_service = LambdaService({TIER_FUNCTIONS[t]: f for t, f in self.fleets.items()})
-        self.front_door = FrontDoor(self.fleets, port=front_door_port, premium_access=premium_access)
+        self.model_fleets: dict[str, Fleet] = {}
+        for name, model in (models or {}).items():
+            config = replace(model.options, lifecycle=self.lifecycle, seed=seed)
+            self.model_fleets[name] = _make_fleet(f"{model.id}Function", config, env=env,
+                                                  warm=warm_event(tier="standard"), log=self.log,
+                                                  run_dir=run_dir / "models" / name if run_dir else None, clock=clock,
+                                                  spec=model_spec(name, model))
+        functions = {TIER_FUNCTIONS[t]: f for t, f in self.fleets.items()}
+        functions.update({f"{models[n].id}Function": f for n, f in self.model_fleets.items()} if models else {})
+        self.lambda_service = LambdaService(functions)
+        self.front_door = FrontDoor(self.fleets, port=front_door_port, premium_access=premium_access,
+                                    models=self.model_fleets)
 
     def start(self) -> LocalDeployment:
         self.lambda_service.start()
         self.front_door.start()
-        for fleet in self.fleets.values():
+        for fleet in (*self.fleets.values(), *self.model_fleets.values()):
             fleet.start()
         return self
 
     def stop(self) -> None:
         self.front_door.stop()
         self.lambda_service.stop()
-        for fleet in self.fleets.values():
+        for fleet in (*self.fleets.values(), *self.model_fleets.values()):
             fleet.stop()
 
     def summary(self) -> dict[str, Any]:
-        """Per tier: the fleet's environments now and at most, and its lifecycle events counted."""
-        return {tier: fleet.summary() for tier, fleet in self.fleets.items()}
+        """Per tier (and per served model, ``models/<name>``): the fleet's environments now and at most, and its
+        lifecycle events counted."""
+        summary = {tier: fleet.summary() for tier, fleet in self.fleets.items()}
+        summary.update({f"models/{name}": fleet.summary() for name, fleet in self.model_fleets.items()})
+        return summary
 
     def __enter__(self) -> LocalDeployment:
         try:
@@ -108,8 +144,8 @@ class LocalDeployment:
 
 def _make_fleet(logical_id: str, config: TierOptions, *, env: dict[str, str] | None,
                 warm: dict[str, Any], log: LifecycleLog, run_dir: Path | None,
-                clock: Callable[[], float]) -> Fleet:
-    spec = FUNCTIONS[logical_id]
+                clock: Callable[[], float], spec: FunctionSpec | None = None) -> Fleet:
+    spec = spec or FUNCTIONS[logical_id]
     if config.snapstart:
         from .fleet.forking import SnapStartFleet
 

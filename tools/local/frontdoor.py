@@ -24,6 +24,12 @@ generates itself has no 429; of those, 503 (Service Unavailable, documented for 
 group that has nothing to serve the request) is the one that fits, and the one used here
 (``THROTTLED_STATUS``). Both answers carry a JSON error body, as the function's own do.
 
+A stack that serves further models (models.json's ``serve``: tools/template/models.py) has a listener
+rule per model, ahead of the tier rules: ``/models/<name>`` and ``/models/<name>/...`` go to that
+model's function whatever ``X-Latency-Tier`` says (served models have the standard tier only).
+``models`` gives this front door a fleet per served model; the path reaches the function unchanged,
+as the ALB passes it.
+
 As an ALB does, it forwards every method to the function, whatever its name (the
 function answers 405 or 404 for what it does not serve), and answers HEAD with the
 function's status and headers but no body.
@@ -36,7 +42,7 @@ import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from lambda_shared.events import alb_request_event
 from lambda_shared.tiers import TIER_HEADER, for_header
@@ -100,6 +106,15 @@ def route_tier(headers: dict[str, str]) -> str:
     return for_header(_header(headers, TIER_HEADER)).name
 
 
+def route_model(path: str, models: dict[str, Fleet] | dict[str, object]) -> str | None:
+    """The served model whose listener rule matches ``path`` (``/models/<name>`` or below), else None."""
+    for name in models:
+        prefix = f"/models/{name}"
+        if path == prefix or path.startswith(prefix + "/"):
+            return name
+    return None
+
+
 class _Refused(Exception):
     """Raised while reading a request that the ALB answers itself (413, 400), never the function."""
 
@@ -112,8 +127,9 @@ class FrontDoor(LoopbackServer):
     """An HTTP server routing by X-Latency-Tier to per-tier fleets."""
 
     def __init__(self, fleets: dict[str, Fleet], port: int = 0,
-                 premium_access: PremiumAccess | None = None) -> None:
+                 premium_access: PremiumAccess | None = None, models: dict[str, Fleet] | None = None) -> None:
         self.fleets = fleets
+        self.models = models or {}
         self.premium_access = premium_access or PremiumAccess()
         door = self
 
@@ -145,6 +161,10 @@ class FrontDoor(LoopbackServer):
                 except _Refused as refused:
                     return self._refuse(refused.status)
                 headers = {k: v for k, v in self.headers.items()}
+                url = urlsplit(self.path)
+                model = route_model(url.path, door.models)
+                if model is not None:
+                    return self._forward(door.models[model], "standard", f"model {model}'s", headers, url, body)
                 tier = route_tier(headers)
                 fleet = door.fleets.get(tier)
                 if fleet is None:
@@ -154,13 +174,17 @@ class FrontDoor(LoopbackServer):
                 refusal = GATED_TIERS.get(tier)
                 if refusal is not None and not door.premium_access.allows(headers, self.client_address[0]):
                     return self.reply(403, {"Content-Type": "application/json"}, refusal.encode())
-                url = urlsplit(self.path)
+                self._forward(fleet, tier, f"the {tier} tier's", headers, url, body)
+
+            def _forward(self, fleet: Fleet, tier: str, whose: str, headers: dict[str, str], url: SplitResult,
+                         body: bytes) -> None:
+                """The target group's part: the ALB event to ``fleet``, its answer back as HTTP."""
                 event = alb_request_event(self.command, url.path, headers=headers,
                                           query=dict(parse_qsl(url.query)), body=body, tier=tier)
                 try:
                     invocation = fleet.invoke_raw(json.dumps(event).encode())
                 except ThrottledError as exc:
-                    return self._error(THROTTLED_STATUS, "lambda_throttled", f"the {tier} tier's function was "
+                    return self._error(THROTTLED_STATUS, "lambda_throttled", f"{whose} function was "
                                        f"throttled: {exc}")
                 except InvokeError as exc:
                     return self._error(502, "bad_gateway", str(exc))
@@ -171,7 +195,7 @@ class FrontDoor(LoopbackServer):
                 if invocation.function_error or not isinstance(result, dict):
                     error = function_error(invocation.payload) or {}
                     detail = f"{error.get('errorType', 'invalid response')}: {error.get('errorMessage', '')}"
-                    return self._error(502, "bad_gateway", f"the {tier} tier's function failed ({detail})")
+                    return self._error(502, "bad_gateway", f"{whose} function failed ({detail})")
                 payload = result.get("body") or ""
                 data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
                 self.reply(int(result.get("statusCode", 502)), result.get("headers") or {}, data)
