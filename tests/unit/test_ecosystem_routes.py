@@ -153,10 +153,12 @@ def test_tei_embed_answers_a_list_of_vectors(handler: Any, path: str) -> None:
     assert status == 200 and len(one) == 1 and close(one[0], answer[0])
 
 
-def test_tei_truncates_long_inputs_whatever_truncate_says(handler: Any) -> None:
+def test_tei_truncates_long_inputs_unless_truncate_is_false(handler: Any) -> None:
     long = "word " * 1_000  # ~1,000 tokens; the model reads 40
-    status, answer, _ = send(handler, "/embed", {"inputs": [long], "truncate": False})
+    status, answer, _ = send(handler, "/embed", {"inputs": [long]})
     assert status == 200 and close(answer[0], native(handler, [long])[0])
+    status, answer, _ = send(handler, "/embed", {"inputs": ["short", long], "truncate": False})
+    assert (status, answer["error"]["code"]) == (413, "input_too_long") and "inputs[1]" in answer["error"]["message"]
 
 
 @pytest.mark.parametrize("body, code, param", [
@@ -203,7 +205,6 @@ def test_tei_rerank_sorts_by_score_and_returns_text_on_request(path: str) -> Non
 
 
 @pytest.mark.parametrize("body, status, code", [
-    ({"query": "q", "texts": ["a"], "raw_scores": True}, 422, "unsupported_parameter"),
     ({"texts": ["a"]}, 422, "missing_inputs"),
     ({"query": "q", "texts": []}, 422, "empty_inputs"),
     ({"query": "q", "texts": ["a"] * 65}, 413, "too_many_inputs"),
@@ -249,7 +250,6 @@ def test_tei_classification_single_and_batch_shapes() -> None:
 @pytest.mark.parametrize("body, code", [
     ({"inputs": ["a", "b"]}, "pairs_not_supported"),
     ({"inputs": [["a", "b"]]}, "pairs_not_supported"),
-    ({"inputs": "x", "raw_scores": True}, "unsupported_parameter"),
     ({"inputs": "x", "parameters": {"function_to_apply": "sigmoid"}}, "unsupported_parameter"),
     ({"inputs": "x", "parameters": {"top_k": 0}}, "invalid_field"),
     ({"inputs": []}, "empty_inputs"),
@@ -261,10 +261,11 @@ def test_tei_classification_refusals(body: dict[str, Any], code: str) -> None:
 
 # --- no input gets a 5xx, and the model survives ------------------------------------------------------
 
-ROUTE_BODIES = st.sampled_from(["/v1/embeddings", "/embed", "/", "/rerank"])
+ROUTE_BODIES = st.sampled_from(["/v1/embeddings", "/embed", "/", "/rerank", "/tokenize", "/decode", "/predict"])
 FIELD_NAMES = st.sampled_from(["input", "inputs", "model", "encoding_format", "dimensions", "user", "normalize",
                                "truncate", "truncation_direction", "prompt_name", "query", "texts", "raw_scores",
-                               "return_text", "parameters"])
+                               "return_text", "parameters", "input_type", "add_special_tokens", "ids",
+                               "skip_special_tokens", "return_documents", "top_n", "top_k"])
 BODIES = st.dictionaries(FIELD_NAMES, JSON_VALUES | TEXT | st.lists(TEXT, max_size=4), max_size=5)
 
 

@@ -27,17 +27,50 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from ..artifact.spec import Task
-from .model import Limits, Model
-from .table import OPENAI_EMBEDDINGS, TEI_EMBED, TEI_PREDICT, TEI_RERANK, other_dimensions
+from ..tasks.prompts import resolve_prompt
+from .errors import PayloadTooLargeError
+from .model import Limits, Model, dimensions
+from .router import Response
+from .table import OPENAI_EMBEDDINGS, TEI_DECODE, TEI_EMBED, TEI_PREDICT, TEI_RERANK, TEI_TOKENIZE, other_dimensions
 
 if TYPE_CHECKING:
+    from ..lifecycle.timing import RequestTimings
     from ..service import ModelDescription
 
 
-def openai_embeddings(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> dict[str, Any]:
+def embed(model: Model, description: ModelDescription, texts: list[str], *, timings: RequestTimings | None,
+          prompt_name: str | None = None, input_type: str | None = None, wanted: int | None = None,
+          truncate: bool = True) -> tuple[list[list[float]], str | None]:
+    """The vectors for ``texts`` with the request's prompt and dimensions, and the prompt applied (None: none)."""
+    spec = description.spec
+    prompt = resolve_prompt(spec, prompt_name=prompt_name, input_type=input_type)
+    if not truncate:
+        refuse_long(model, description, [spec.prompts.get(prompt, "") + text if prompt else text for text in texts],
+                    "inputs")
+    own = dimensions(description)
+    # The model's own size is asked of no one: only a smaller one is a truncation, which the service checks.
+    shorter = wanted if wanted is not None and own is not None and wanted < own else None
+    vectors = model.embed(texts, prompt_name=prompt, dimensions=shorter, timings=timings)
+    other_dimensions(wanted, len(vectors[0]) if vectors and shorter is None else None, description.name,
+                     tuple(spec.matryoshka_dimensions))
+    return vectors, prompt
+
+
+def refuse_long(model: Model, description: ModelDescription, texts: list[str], param: str) -> None:
+    """413 input_too_long for the first text over the model's maximum length (a client sent truncate=false)."""
+    limit = description.spec.tokenizer.max_sequence_length
+    for index, count in enumerate(model.token_counts(texts, truncate=False)):
+        if count > limit:
+            raise PayloadTooLargeError(f"{param}[{index}] is {count} tokens long and the model reads at most {limit}; "
+                                       "with truncate=false it is refused rather than cut: shorten or chunk it, or "
+                                       "send truncate=true", code="input_too_long", param=param)
+
+
+def openai_embeddings(raw: bytes, model: Model, description: ModelDescription, limits: Limits,
+                      timings: RequestTimings | None = None) -> dict[str, Any]:
     body = OPENAI_EMBEDDINGS.parse(raw, limits, description)
-    vectors = model.embed(body["input"])
-    other_dimensions(body["dimensions"], len(vectors[0]) if vectors else None, description.name)
+    vectors, prompt = embed(model, description, body["input"], timings=timings, input_type=body["input_type"],
+                            wanted=body["dimensions"])
     if not description.spec.normalize:
         vectors = l2_normalized(vectors)  # OpenAI's embeddings are unit vectors; clients rely on it
     tokens = model.count_tokens(body["input"])
@@ -48,40 +81,73 @@ def openai_embeddings(raw: bytes, model: Model, description: ModelDescription, l
                  for index, vector in enumerate(vectors)],
         "model": description.name,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        # An extension, present only when a prompt was applied: which one.
+        **({"prompt_name": prompt} if prompt else {}),
     }
 
 
-def tei_embed(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> list[list[float]]:
+def tei_embed(raw: bytes, model: Model, description: ModelDescription, limits: Limits,
+              timings: RequestTimings | None = None) -> Any:
     body = TEI_EMBED.parse(raw, limits, description)
-    vectors = model.embed(body["inputs"])
-    other_dimensions(body["dimensions"], len(vectors[0]) if vectors else None, description.name)
-    return l2_normalized(vectors) if body["normalize"] and not description.spec.normalize else vectors
+    vectors, prompt = embed(model, description, body["inputs"], timings=timings, prompt_name=body["prompt_name"],
+                            wanted=body["dimensions"], truncate=body["truncate"])
+    vectors = l2_normalized(vectors) if body["normalize"] and not description.spec.normalize else vectors
+    # TEI answers a bare array: the prompt applied travels in a header.
+    return Response(200, vectors, headers={"X-Prompt-Name": prompt}) if prompt else vectors
 
 
-def tei_rerank(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> list[dict[str, Any]]:
+def tei_rerank(raw: bytes, model: Model, description: ModelDescription, limits: Limits,
+               timings: RequestTimings | None = None) -> list[dict[str, Any]]:
     body = TEI_RERANK.parse(raw, limits)
-    texts = body["texts"]
-    scores = [float(score) for score in model.rerank(body["query"], texts)]
+    query, texts = body["query"], body["texts"]
+    if not body["truncate"]:
+        # A pair is read as one sequence: [CLS] query [SEP] text [SEP], one [CLS] fewer than the two alone.
+        query_tokens = model.token_counts([query], truncate=False)[0]
+        limit = description.spec.tokenizer.max_sequence_length
+        for index, count in enumerate(model.token_counts(texts, truncate=False)):
+            if query_tokens + count - 1 > limit:
+                raise PayloadTooLargeError(
+                    f"the query with texts[{index}] is {query_tokens + count - 1} tokens long and the model reads at "
+                    f"most {limit}; with truncate=false it is refused rather than cut: shorten it, or send "
+                    "truncate=true", code="input_too_long", param="texts")
+    scores = [float(score) for score in model.rerank(query, texts, raw_scores=body["raw_scores"], timings=timings)]
     return [{"index": i, "score": scores[i], **({"text": texts[i]} if body["return_text"] else {})}
             for i in sorted(range(len(texts)), key=lambda j: -scores[j])]
 
 
-def tei_predict(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> Any:
+def tei_predict(raw: bytes, model: Model, description: ModelDescription, limits: Limits,
+                timings: RequestTimings | None = None) -> Any:
     """TEI's /predict, served at ``POST /`` only."""
     body = TEI_PREDICT.parse(raw, limits)
     (texts, batch), parameters = body["inputs"], body["parameters"]
+    if not body["truncate"]:
+        refuse_long(model, description, texts, "inputs")
     top_k = parameters.get("top_k") if parameters else None
     predictions = [[{"label": str(p["label"]), "score": float(p["score"])}
                     for p in sorted(per_text, key=lambda p: float(p["score"]), reverse=True)]
-                   for per_text in model.classify(texts, top_k=top_k)]
+                   for per_text in model.classify(texts, top_k=top_k, raw_scores=body["raw_scores"], timings=timings)]
     # huggingface_hub parses a list per text into labels (a flat list, into one label); TEI's own: one flat list.
     return predictions if batch or parameters is not None else predictions[0]
 
 
-def tei_root(raw: bytes, model: Model, description: ModelDescription, limits: Limits) -> Any:
+def tei_tokenize(raw: bytes, model: Model, description: ModelDescription, limits: Limits,
+                 timings: RequestTimings | None = None) -> list[list[dict[str, Any]]]:
+    body = TEI_TOKENIZE.parse(raw, limits, description)
+    prompt = resolve_prompt(description.spec, prompt_name=body["prompt_name"], input_type=None)
+    return model.tokenize(body["inputs"], add_special_tokens=body["add_special_tokens"], prompt_name=prompt)
+
+
+def tei_decode(raw: bytes, model: Model, description: ModelDescription, limits: Limits,
+               timings: RequestTimings | None = None) -> list[str]:
+    body = TEI_DECODE.parse(raw, limits)
+    return model.decode(body["ids"], skip_special_tokens=body["skip_special_tokens"])
+
+
+def tei_root(raw: bytes, model: Model, description: ModelDescription, limits: Limits,
+             timings: RequestTimings | None = None) -> Any:
     """``POST /``: /embed, /rerank or TEI's /predict, by the model's task, as TEI's root."""
     route = {Task.EMBEDDINGS: tei_embed, Task.CLASSIFICATION: tei_predict, Task.RERANKING: tei_rerank}
-    return route[description.spec.task](raw, model, description, limits)
+    return route[description.spec.task](raw, model, description, limits, timings)
 
 
 def l2_normalized(vectors: list[list[float]]) -> list[list[float]]:

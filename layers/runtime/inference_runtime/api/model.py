@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..config import RuntimeConfig
+    from ..lifecycle.timing import RequestTimings
     from ..service import ModelDescription
 
 
@@ -27,9 +28,16 @@ class Model(Protocol):
     def describe(self) -> ModelDescription: ...
     def model_identity(self) -> dict[str, Any]: ...
     def init_summary(self) -> dict[str, Any]: ...
-    def embed(self, texts: list[str]) -> list[list[float]]: ...
-    def classify(self, texts: list[str], top_k: int | None = None) -> list[list[dict[str, Any]]]: ...
-    def rerank(self, query: str, documents: list[str]) -> list[float]: ...
+    def embed(self, texts: list[str], *, prompt_name: str | None = None, dimensions: int | None = None,
+              timings: RequestTimings | None = None) -> list[list[float]]: ...
+    def classify(self, texts: list[str], top_k: int | None = None, *, raw_scores: bool = False,
+                 timings: RequestTimings | None = None) -> list[list[dict[str, Any]]]: ...
+    def rerank(self, query: str, documents: list[str], *, raw_scores: bool = False,
+               timings: RequestTimings | None = None) -> list[float]: ...
+    def tokenize(self, texts: list[str], *, add_special_tokens: bool = True,
+                 prompt_name: str | None = None) -> list[list[dict[str, Any]]]: ...
+    def decode(self, ids: list[list[int]], *, skip_special_tokens: bool = True) -> list[str]: ...
+    def token_counts(self, texts: list[str], *, truncate: bool = True) -> list[int]: ...
     def count_tokens(self, texts: list[str]) -> int: ...
 
 
@@ -45,11 +53,14 @@ class Limits:
     max_body_bytes: int = 256 * 1024
     max_warm_hold_ms: int = 2_000
     tier: str = "standard"
+    #: MODEL_NAME: the name under which a load balancer may route here (``/models/<name>/...``)
+    model_name: str = "all-MiniLM-L6-v2"
 
     @classmethod
     def from_config(cls, config: RuntimeConfig) -> Limits:
         return cls(max_inputs=config.max_inputs, max_input_chars=config.max_input_chars,
-                   max_body_bytes=config.max_body_bytes, max_warm_hold_ms=config.max_warm_hold_ms, tier=config.tier)
+                   max_body_bytes=config.max_body_bytes, max_warm_hold_ms=config.max_warm_hold_ms, tier=config.tier,
+                   model_name=config.model_name)
 
 
 def dimensions(description: ModelDescription) -> int | None:

@@ -27,8 +27,9 @@ _ERRORS = {
     404: "the request names a model this deployment does not serve (`model_not_found`)",
     413: "over a limit: body, number of inputs, or one input (`body_too_large`, `too_many_inputs`, "
          "`input_too_long`)",
-    422: "a field of the wrong shape, an option this service does not offer, or a route the model's task "
-         "cannot serve (`task_not_supported`)",
+    422: "a field of the wrong shape, an option this service or model does not offer (`unknown_prompt`, "
+         "`input_type_not_supported`, `dimensions_not_supported`), or a route the model's task cannot serve "
+         "(`task_not_supported`)",
     503: "the model is not loaded (`model_not_ready`); the message says why",
 }
 _cache: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -36,7 +37,8 @@ _cache: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 def openapi_document(limits: Limits, model: ModelDescription | None = None) -> dict[str, Any]:
     """The document for ``limits`` and, if given, the served ``model`` (cached; do not mutate)."""
-    key = (limits, None if model is None else (model.name, model.spec.task, dimensions(model), model.spec.normalize))
+    key = (limits, None if model is None else (model.name, model.spec.task, dimensions(model), model.spec.normalize,
+                                               tuple(model.spec.prompts), model.spec.matryoshka_dimensions))
     if key not in _cache:
         _cache[key] = build_document(limits, model)
     return _cache[key]
@@ -121,11 +123,13 @@ def _answers(limits: Limits) -> dict[str, Any]:
     numbers, string, boolean, number = {"type": "array", "items": {"type": "number"}}, {"type": "string"}, \
         {"type": "boolean"}, {"type": "number"}
     count, name, anything = {"type": "integer", "minimum": 0}, {"type": ["string", "null"]}, {"type": "object"}
+    name_or_count = {"type": ["integer", "null"], "minimum": 0}
     prediction = _object("label score", label=string, score=number)
     error = _object("code message", code=string, message=string, details=anything) | {"additionalProperties": False}
     return {
         "PredictResponse": _object("outputs model version instance cold_start tier", outputs={"type": "array"},
-                                   model=name, version=name, instance=string, cold_start=boolean, tier=string),
+                                   model=name, version=name, instance=string, cold_start=boolean, tier=string,
+                                   prompt_name=string),
         "WarmResponse": _object("status model_loaded instance first_invocation init_type init",
                                 status={"const": "warm"}, model_loaded=boolean, instance=string,
                                 first_invocation=boolean, init_type=string, init=anything),
@@ -140,10 +144,16 @@ def _answers(limits: Limits) -> dict[str, Any]:
             data={"type": "array", "items": _object(
                 "object embedding index", object={"const": "embedding"}, index=count,
                 embedding={"anyOf": [numbers, {"type": "string", "contentEncoding": "base64"}]})},
-            usage=_object("prompt_tokens total_tokens", prompt_tokens=count, total_tokens=count)),
+            usage=_object("prompt_tokens total_tokens", prompt_tokens=count, total_tokens=count),
+            prompt_name=string | {"description": "an extension: the prompt applied, when one was"}),
         "OpenAIError": _object("error", error=_object("message type param code", message=string, type=string,
                                                       param=name, code=string)),
-        "TeiEmbedResponse": {"type": "array", "items": numbers},
+        "TeiEmbedResponse": {"type": "array", "items": numbers,
+                             "description": "the prompt applied, if any, is named in the X-Prompt-Name header"},
+        "TeiTokenizeResponse": {"type": "array", "items": {"type": "array", "items": _object(
+            "id text special start stop", id=count, text=string, special=boolean, start=name_or_count,
+            stop=name_or_count)}},
+        "TeiDecodeResponse": {"type": "array", "items": string},
         "TeiRerankResponse": {"type": "array", "items": _object("index score", index=count, score=number, text=string)},
         "TeiPredictResponse": {
             "anyOf": [{"type": "array", "items": prediction},

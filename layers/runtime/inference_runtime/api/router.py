@@ -10,6 +10,7 @@ status line, and ``multiValueHeaders`` when the target group sends them).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -31,7 +32,7 @@ class Request:
     itself does in single-value mode. Query values are as sent, not URL-decoded.
     """
 
-    __slots__ = ("context", "event", "headers", "method", "path", "query")
+    __slots__ = ("context", "event", "headers", "method", "model", "path", "query", "route_path")
 
     def __init__(self, event: dict[str, Any], context: dict[str, Any] | None = None) -> None:
         self.event = event
@@ -39,6 +40,8 @@ class Request:
         self.context = context or {}
         self.method = event["httpMethod"].upper()
         self.path = event["path"]
+        #: the path without a ``/models/<name>`` prefix, and that name (None: no prefix)
+        self.model, self.route_path = split_model_prefix(self.path)
         self.headers = {k.lower(): v for k, v in _single_values(event, "headers", "multiValueHeaders").items()}
         self.query = _single_values(event, "queryStringParameters", "multiValueQueryStringParameters")
 
@@ -55,6 +58,21 @@ def _single_values(event: dict[str, Any], single: str, multi: str) -> dict[str, 
     return dict(event.get(single) or {})
 
 
+#: Where a load balancer serving several models puts each one's routes: /models/<name>/v1/embeddings...
+MODELS_PREFIX = "/models/"
+
+
+def split_model_prefix(path: str) -> tuple[str | None, str]:
+    """(name, the rest) for ``/models/<name>/rest`` (the rest ``/`` when empty), else (None, path).
+
+    The name is one path segment: a model named ``org/name`` is routed by the load balancer
+    under the name it has in models.json, which has no slash."""
+    if not path.startswith(MODELS_PREFIX):
+        return None, path
+    name, _, rest = path[len(MODELS_PREFIX):].partition("/")
+    return (name, "/" + rest) if name else (None, path)
+
+
 RouteHandler = Callable[[Request], Any]
 
 
@@ -62,8 +80,9 @@ class Router:
     """Exact-path routes by method; ``not_found`` answers any other, ``on_error`` any route's exception."""
 
     def __init__(self, routes: dict[tuple[str, str], RouteHandler], *, not_found: Callable[[Request], Response],
-                 on_error: Callable[[Request, Exception], Response]) -> None:
-        self._routes, self._not_found, self._on_error = routes, not_found, on_error
+                 on_error: Callable[[Request, Exception], Response],
+                 served: Callable[[str], None] = lambda name: None) -> None:
+        self._routes, self._not_found, self._on_error, self._served = routes, not_found, on_error, served
 
     @property
     def routes(self) -> list[tuple[str, str]]:
@@ -71,14 +90,20 @@ class Router:
 
     def resolve(self, event: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ALB response for ``event`` (already checked to have an ALB event's shape); ``context``
-        reaches the routes as ``request.context``."""
+        reaches the routes as ``request.context``, and gets ``serialize_ms``. A ``/models/<name>`` prefix
+        is ``served``'s to accept (the route then answers as without it) or refuse."""
         request = Request(event, context)
         try:
-            answer = self._routes.get((request.method, request.path), self._not_found)(request)
+            if request.model is not None:
+                self._served(request.model)
+            answer = self._routes.get((request.method, request.route_path), self._not_found)(request)
             response = answer if isinstance(answer, Response) else Response(200, answer)
         except Exception as error:  # every route's error is answered, by on_error
             response = self._on_error(request, error)
-        return to_alb_result(response, multi_value=request.multi_value)
+        started = time.perf_counter()
+        result = to_alb_result(response, multi_value=request.multi_value)
+        request.context["serialize_ms"] = (time.perf_counter() - started) * 1000.0
+        return result
 
 
 def to_alb_result(response: Response, *, multi_value: bool = False) -> dict[str, Any]:
@@ -96,3 +121,11 @@ def to_alb_result(response: Response, *, multi_value: bool = False) -> dict[str,
     else:
         result["headers"] = headers
     return result
+
+
+def add_header(result: dict[str, Any], name: str, value: str) -> None:
+    """Add a header to an ALB result, in whichever shape (single- or multi-value) it has."""
+    if "multiValueHeaders" in result:
+        result["multiValueHeaders"][name] = [value]
+    else:
+        result.setdefault("headers", {})[name] = value

@@ -16,21 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 from ..artifact.spec import Task
 from ..lifecycle import consume_cold_start, init_type, instance_id
+from ..lifecycle.timing import RequestTimings
 from ..loading.errors import ModelNotReadyError
 from ..log import logger, set_request_id
+from ..tasks.errors import TaskInputError
 from .errors import (
     ApiError,
     BadRequestError,
     InternalError,
     MethodNotAllowedError,
+    ModelNotFoundError,
     ModelUnavailableError,
     RouteNotFoundError,
     TaskNotServedError,
+    UnprocessableError,
     quote,
 )
 from .events import check_alb_event, inference_body
 from .model import Limits, Model
-from .router import Request, Response, Router, to_alb_result
+from .router import MODELS_PREFIX, Request, Response, Router, add_header, split_model_prefix, to_alb_result
 from .table import PREDICT, ROUTE_SPECS, ROUTES, RouteSpec
 
 if TYPE_CHECKING:
@@ -63,7 +67,8 @@ def _ecosystem(route: RouteSpec) -> Callable[[Request, Model, Limits], Any]:
         from . import ecosystem  # OpenAI's and TEI's shapes load with their routes' first request
 
         raw = inference_body(request)
-        return getattr(ecosystem, route.operation)(raw, model, require(model, route), limits)
+        return getattr(ecosystem, route.operation)(raw, model, require(model, route), limits,
+                                                    request.context.get("timings"))
     return handle
 
 
@@ -80,28 +85,31 @@ def environment(request: Request, limits: Limits) -> dict[str, Any]:
 
 def predict(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
     # The native route takes the body shape of the loaded model's task:
-    #   embeddings      {"inputs": [...]}                        -> [[float, ...], ...]
-    #   classification  {"inputs": [...], "top_k": k?}          -> [[{"label", "score"}, ...], ...]
-    #   reranking       {"query", "documents": [...], "top_n"?}  -> [{"index", "score"}, ...], best first
+    #   embeddings      {"inputs": [...], "input_type"?, "dimensions"?}       -> [[float, ...], ...]
+    #   classification  {"inputs": [...], "top_k"?, "raw_scores"?}           -> [[{"label", "score"}, ...], ...]
+    #   reranking       {"query", "documents": [...], "top_n"?, "return_documents"?, "raw_scores"?}
+    #                                                         -> [{"index", "score", "document"?}, ...], best first
     raw = inference_body(request)
-    task = model.describe().spec.task  # loads the model if needed: 503 with the reason when it cannot
-    body = PREDICT[task].parse(raw, limits)
-    started = time.perf_counter()
+    description = model.describe()  # loads the model if needed: 503 with the reason when it cannot
+    task, timings = description.spec.task, request.context.get("timings")
+    body = PREDICT[task].parse(raw, limits, description)
     outputs: list[Any]
+    applied: dict[str, Any] = {}
     if task is Task.CLASSIFICATION:
-        texts = body["inputs"]
-        outputs = model.classify(texts, top_k=body["top_k"])
+        outputs = model.classify(body["inputs"], top_k=body["top_k"], raw_scores=body["raw_scores"], timings=timings)
     elif task is Task.RERANKING:
         texts = body["documents"]
-        scores = model.rerank(body["query"], texts)
+        scores = model.rerank(body["query"], texts, raw_scores=body["raw_scores"], timings=timings)
         best_first = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:body["top_n"]]
-        outputs = [{"index": i, "score": scores[i]} for i in best_first]
+        outputs = [{"index": i, "score": scores[i], **({"document": texts[i]} if body["return_documents"] else {})}
+                   for i in best_first]
     else:
-        texts = body["inputs"]
-        outputs = model.embed(texts)
-    logger.debug("predict", extra={"task": task.value, "inputs": len(texts),
-                                   "inference_ms": round((time.perf_counter() - started) * 1000, 3)})
-    return {"outputs": outputs, **model.model_identity(), **environment(request, limits)}
+        from .ecosystem import embed
+
+        outputs, prompt = embed(model, description, body["inputs"], timings=timings, input_type=body["input_type"],
+                                wanted=body["dimensions"])
+        applied = {"prompt_name": prompt} if prompt else {}  # present only when a prompt was applied
+    return {"outputs": outputs, **model.model_identity(), **environment(request, limits), **applied}
 
 
 def warm(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
@@ -146,12 +154,20 @@ def build_app(model: Model, limits: Limits) -> Router:
 
     def bound(handle: Callable[[Request, Model, Limits], Any]) -> Callable[[Request], Any]:
         return lambda request: handle(request, model, limits)
+    def served(name: str) -> None:
+        # A load balancer serving several models routes /models/<name>/... to each model's function, unchanged:
+        # this function answers its own name (MODEL_NAME, or its artifact's once loaded) and refuses any other.
+        names = {limits.model_name} | ({model.describe().name} if model.ready else set())
+        if name not in names:
+            raise ModelNotFoundError(f"the model {quote(name, 60)} is not served here; this function serves "
+                                     f"{limits.model_name!r} at {MODELS_PREFIX}{limits.model_name}/ (or at the "
+                                     "routes without the prefix)", param="model")
     return Router({(spec.method, spec.path): bound(native.get(spec.operation) or _ecosystem(spec))
-                   for spec in ROUTE_SPECS}, not_found=_not_found, on_error=_on_error)
+                   for spec in ROUTE_SPECS}, not_found=_not_found, on_error=_on_error, served=served)
 
 
 def _not_found(request: Request) -> Response:
-    method, path = request.method, request.path
+    method, path = request.method, request.route_path
     allowed = ROUTES.get(path)
     # Method and path are the client's: quoted, so that no control character or lone
     # surrogate is echoed into the response.
@@ -163,6 +179,9 @@ def _not_found(request: Request) -> Response:
 
 
 def _on_error(request: Request, error: Exception) -> Response:
+    if isinstance(error, TaskInputError):
+        # The model's refusal of an option (an unknown prompt, a size it cannot give): the client's to fix.
+        error = UnprocessableError(str(error), code=getattr(error, "code", "invalid_request"))
     if isinstance(error, ModelNotReadyError):
         # The model layer says why it is not ready; the HTTP layer says 503 model_not_ready.
         error = ModelUnavailableError(str(error))
@@ -173,7 +192,7 @@ def _on_error(request: Request, error: Exception) -> Response:
     elif error.status >= 500:
         logger.warning("request refused", extra={"code": error.code, "error": error.message})
     # Anything under /v1/ (its route, 404s, 405s) is OpenAI's, whose clients read its error shape.
-    return error_response(error, openai=request.path.startswith("/v1/"))
+    return error_response(error, openai=request.route_path.startswith("/v1/"))
 
 
 def build_handler(service: InferenceService) -> Handler:
@@ -182,31 +201,38 @@ def build_handler(service: InferenceService) -> Handler:
 
 
 def handler_for(model: Model, limits: Limits, *, metrics: Any = None) -> Handler:
-    """The Lambda handler: flips the cold-start flag, routes, and never raises."""
+    """The Lambda handler: flips the cold-start flag, routes, times, logs, and never raises."""
     app = build_app(model, limits)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         cold = consume_cold_start()
         set_request_id(getattr(context, "aws_request_id", None))
+        request_context: dict[str, Any] = {"cold_start": cold, "timings": RequestTimings()}
         try:
-            result = _route(event, cold)
+            result = _route(event, request_context)
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            path = event.get("path") if isinstance(event, dict) else None
+            # Any event, even a malformed one, is counted: under its route (less a /models/<name> prefix) or "other".
+            path = split_model_prefix(path)[1] if isinstance(path, str) else None
+            route = path if path in ROUTES else "other"
+            breakdown = timing_breakdown(request_context, model.init_summary() if cold else None)
+            add_header(result, "Server-Timing", server_timing(breakdown))
+            logger.info("request", extra={"event": "request", "route": route, "status": result["statusCode"],
+                                          "cold_start": cold, "latency_ms": round(latency_ms, 3), "timing": breakdown})
         finally:
             set_request_id(None)
         if metrics is not None:
-            path = event.get("path") if isinstance(event, dict) else None
-            route = path if isinstance(path, str) and path in ROUTES else "other"  # any event, even a malformed one
-            metrics.emit_request(route=route, status=result["statusCode"],
-                                 latency_ms=(time.perf_counter() - started) * 1000.0, cold=cold)
+            metrics.emit_request(route=route, status=result["statusCode"], latency_ms=latency_ms, cold=cold)
         return result
 
-    def _route(event: Any, cold: bool) -> dict[str, Any]:
+    def _route(event: Any, request_context: dict[str, Any]) -> dict[str, Any]:
         try:
             check_alb_event(event)
         except ApiError as error:
             return to_alb_result(error_response(error))
         try:
-            return app.resolve(event, {"cold_start": cold})
+            return app.resolve(event, request_context)
         except Exception:
             # Routes' errors are answered inside resolve(); this is the router itself
             # failing (an answer it cannot serialise, say). Raising would cost the client a
@@ -217,3 +243,25 @@ def handler_for(model: Model, limits: Limits, *, metrics: Any = None) -> Handler
                                                               "logs")))
 
     return handler
+
+
+def timing_breakdown(request_context: dict[str, Any], init: dict[str, Any] | None) -> dict[str, float]:
+    """Where this request's time went, in ms: tokenize, infer, serialize; on a cold start, init and its phases."""
+    timings = request_context["timings"]
+    breakdown = {"tokenize": timings.tokenize_ms, "infer": timings.infer_ms,
+                 "serialize": request_context.get("serialize_ms", 0.0)}
+    if init is not None:
+        # The init the caller waited for (or that ran before a snapshot): the environment's, told once.
+        breakdown["init"] = float(init.get("total_ms", 0.0))
+        breakdown |= {f"init-{_token(name)}": float(ms) for name, ms in init.get("phases", {}).items()}
+    return {name: round(ms, 3) for name, ms in breakdown.items()}
+
+
+def server_timing(breakdown: dict[str, float]) -> str:
+    """The ``Server-Timing`` header (W3C): ``tokenize;dur=1.2, infer;dur=3.4, ...``."""
+    return ", ".join(f"{name};dur={ms:.3f}" for name, ms in breakdown.items())
+
+
+def _token(name: str) -> str:
+    # A Server-Timing name is an HTTP token: phase names are snake_case words, made safe anyway.
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in str(name))

@@ -16,22 +16,25 @@ from typing import Any, NamedTuple
 
 from ..artifact.spec import Task
 from .errors import ModelNotFoundError, UnprocessableError, quote
-from .fields import Body, Field, Kind, check_texts, nullable, text_schemas, unsupported
+from .fields import Body, Field, Kind, nullable, unsupported
+from .inputs import tei_predict_inputs, tei_predict_inputs_schema, token_ids, token_ids_schema
 from .model import Limits, dimensions
 
 EMBEDDINGS, CLASSIFICATION, RERANKING = Task.EMBEDDINGS, Task.CLASSIFICATION, Task.RERANKING
 TASKS = tuple(Task)
 INPUTS_NOTE = "text or texts; token-id arrays are refused (422)"
 TRUNCATION = (
-    Field("truncate", Kind.BOOL, default=True,
-          description="accepted; inputs are always truncated at the model's maximum length"),
+    Field("truncate", Kind.BOOL, default=True, nullable=True,
+          description="true (or left out): inputs are truncated at the model's maximum length; false: an input "
+                      "longer than that is refused (413 input_too_long)"),
     Field("truncation_direction", Kind.CHOICE, choices=("right", "Right", "left", "Left"), refused=("left", "Left"),
           why="inputs are truncated on the right only; send \"right\" or leave it out", description="right only"),
 )
-NO_RAW_SCORES = Field("raw_scores", Kind.BOOL, default=False, nullable=False, refused=(True,), schema_default=False,
-                      why="scores come after the model's activation; raw logits are not exposed. Send false or "
-                          "leave it out", description="false only: scores come after the model's activation")
-
+RAW_SCORES = Field("raw_scores", Kind.BOOL, default=False, nullable=False, schema_default=False,
+                   description="true: the model's logits, before its activation (softmax or sigmoid)")
+INPUT_TYPE = Field("input_type", Kind.CHOICE, choices=("query", "document"),
+                   description="an extension (Cohere's and Voyage's): the model's query or document prompt is "
+                               "applied; left out: the model's default prompt, if it has one")
 
 # --- what needs the served model (``model``: its ModelDescription) ------------------------------
 
@@ -46,12 +49,19 @@ def _served_name(requested: str | None, model: Any) -> None:
                                  f"{model.name!r}: send that as model, or leave model out", param="model")
 
 
-def other_dimensions(wanted: int | None, own: int | None, name: str) -> None:
-    """422 unless ``wanted`` (None: any) is the model's own size (None: unknown yet, checked on the vectors)."""
-    if wanted is not None and own is not None and wanted != own:
+def other_dimensions(wanted: int | None, own: int | None, name: str, matryoshka: tuple[int, ...] = ()) -> None:
+    """422 unless ``wanted`` (None: any) is the model's own size (None: unknown yet, checked on the vectors) or,
+    for a Matryoshka-trained model, a smaller one (which sizes below its own it allows, the service checks)."""
+    if wanted is None or own is None or wanted == own:
+        return
+    if not matryoshka:
         raise UnprocessableError(
             f"dimensions={wanted}, but {name} gives {own}-dimensional embeddings and this service does not "
             f"shorten them; leave dimensions out, or send {own}", code="unsupported_dimensions", param="dimensions")
+    if wanted > own:
+        raise UnprocessableError(f"dimensions={wanted}, but {name} gives {own}-dimensional embeddings; send at most "
+                                 f"{own} (it was trained for {', '.join(map(str, matryoshka))})",
+                                 code="dimensions_not_supported", param="dimensions")
 
 
 def _normalize_possible(normalize: bool, model: Any) -> None:
@@ -60,16 +70,35 @@ def _normalize_possible(normalize: bool, model: Any) -> None:
                                        "normalize=false cannot be honoured; leave it out or send true")
 
 
+def _prompts_offered(prompt_name: str | None, model: Any) -> None:
+    # A model with no prompts keeps its old answer; one with prompts checks the name when resolving it.
+    if prompt_name is not None and not model.spec.prompts:
+        raise unsupported("prompt_name", "this service applies no prompts; prepend the prompt text to each input "
+                                         "yourself, and send prompt_name null or leave it out (got "
+                                         f"{quote(prompt_name, 40)})")
+
+
 def _dimensions_schema(model: Any, limits: Limits) -> dict[str, Any]:
-    own = dimensions(model)
+    own, sizes = dimensions(model), tuple(model.spec.matryoshka_dimensions)
+    if own and sizes:
+        return {**nullable({"type": "integer", "minimum": 1, "maximum": own}),
+                "description": f"Matryoshka: {own} (its own) or fewer, truncated then renormalised; trained for "
+                               f"{', '.join(map(str, sizes))}"}
     return ({"enum": [own, None], "description": f"only {own}, the model's own"} if own else
             {**nullable({"type": "integer", "minimum": 1}), "description": DIMENSIONS.description})
 
 
-DIMENSIONS = Field("dimensions", Kind.POSITIVE_INT, check=lambda wanted, m: other_dimensions(wanted, dimensions(m),
-                                                                                            m.name),
+DIMENSIONS = Field("dimensions", Kind.POSITIVE_INT,
+                   check=lambda wanted, m: other_dimensions(wanted, dimensions(m), m.name,
+                                                            tuple(m.spec.matryoshka_dimensions)),
                    model_schema=_dimensions_schema,
-                   description="only the model's own number of dimensions (no Matryoshka truncation)")
+                   description="the model's own number of dimensions, or fewer for a Matryoshka-trained model "
+                               "(truncated, then renormalised); any other model refuses it (422)")
+PROMPT_NAME = Field("prompt_name", Kind.STRING, check=_prompts_offered,
+                    model_schema=lambda m, _: {"enum": [*m.spec.prompts, None]} if m.spec.prompts
+                    else {"type": "null", "description": "this model has no prompts: null or left out"},
+                    description="the name of one of the model's prompts, prepended to each input; left out: the "
+                                "model's default prompt, if it has one")
 # Replaced by the served model's name in the document's examples.
 SERVED_NAME = "all-MiniLM-L6-v2"
 
@@ -93,16 +122,19 @@ def _predict_body(task: Task, name: str, fields: tuple[Field, ...], example: str
 
 INPUTS = Field("inputs", Kind.TEXTS, required=True)
 PREDICT: Mapping[Task, Body] = {
-    EMBEDDINGS: _predict_body(EMBEDDINGS, "PredictRequest", (INPUTS,), '{"inputs": ["some text"]}',
-                              {"inputs": ["A man is eating food."]}),
+    EMBEDDINGS: _predict_body(EMBEDDINGS, "PredictRequest", (INPUTS, INPUT_TYPE, DIMENSIONS),
+                              '{"inputs": ["some text"]}', {"inputs": ["A man is eating food."]}),
     CLASSIFICATION: _predict_body(
         CLASSIFICATION, "PredictClassificationRequest",
-        (INPUTS, Field("top_k", Kind.POSITIVE_INT, description="labels per input, best first; null or left out: all")),
+        (INPUTS, Field("top_k", Kind.POSITIVE_INT, description="labels per input, best first; null or left out: all"),
+         RAW_SCORES),
         '{"inputs": ["some text"], "top_k": 2}', {"inputs": ["I like you"], "top_k": 2}),
     RERANKING: _predict_body(
         RERANKING, "PredictRerankingRequest",
         (Field("query", Kind.TEXT, required=True), Field("documents", Kind.TEXTS, required=True),
-         Field("top_n", Kind.POSITIVE_INT, description="the best n documents; null or left out: all")),
+         Field("top_n", Kind.POSITIVE_INT, description="the best n documents; null or left out: all"),
+         Field("return_documents", Kind.BOOL, default=False, nullable=False, schema_default=False,
+               description="true: each answer holds its document's text too (Cohere's name)"), RAW_SCORES),
         '{"query": "a question", "documents": ["a text", "another"], "top_n": 1}',
         {"query": "What is Deep Learning?", "documents": ["Deep Learning is...", "Cheese is..."]}),
 }
@@ -117,7 +149,7 @@ OPENAI_EMBEDDINGS = Body("OpenAIEmbeddingsRequest", (
     Field("encoding_format", Kind.CHOICE, default="float", choices=("float", "base64"), schema_default="float",
           description="base64: the little-endian float32 bytes of each vector"),
     DIMENSIONS,
-    Field("user", Kind.STRING, description="accepted and ignored"),
+    Field("user", Kind.STRING, description="accepted and ignored"), INPUT_TYPE,
 ), '{"input": ["some text"]}', ({"input": ["A man is eating food."], "model": SERVED_NAME},))
 
 # --- Text Embeddings Inference ------------------------------------------------------------------
@@ -128,9 +160,7 @@ TEI_EMBED = Body("TeiEmbedRequest", (
               {"const": True, "description": "this model's embeddings are L2-normalised in its graph"}
               if m.spec.normalize else {})),
     *TRUNCATION,
-    Field("prompt_name", Kind.NULL, why="this service applies no prompts; prepend the prompt text to each input "
-                                        "yourself, and send prompt_name null or leave it out (got {got})",
-          description="no prompts: null or left out"),
+    PROMPT_NAME,
     DIMENSIONS,
     Field("encoding_format", Kind.CHOICE, choices=("float", "base64"), refused=("base64",),
           why="TEI's embed answers floats; for base64 use POST /v1/embeddings",
@@ -138,46 +168,14 @@ TEI_EMBED = Body("TeiEmbedRequest", (
 ), '{"inputs": ["some text"]}', ({"inputs": ["A man is eating food."]},))
 TEI_RERANK = Body("TeiRerankRequest", (
     Field("query", Kind.TEXT, required=True), Field("texts", Kind.TEXT_LIST, required=True), *TRUNCATION,
-    NO_RAW_SCORES, Field("return_text", Kind.BOOL, default=False, nullable=False, schema_default=False),
+    RAW_SCORES, Field("return_text", Kind.BOOL, default=False, nullable=False, schema_default=False),
 ), '{"query": "a question", "texts": ["a passage", "another passage"]}',
     ({"query": "What is Deep Learning?", "texts": ["Deep Learning is...", "Cheese is..."]},))
 
 
-def tei_predict_inputs(value: Any, limits: Limits) -> tuple[list[str], bool]:
-    """TEI's PredictInput: a text, ``[text]``, or a batch ``[[text], ...]`` (pairs are refused); and if a batch.
-
-    The items are read in order and the first wrong one answers, so that a pair anywhere
-    in a batch is named as one."""
-    batch = isinstance(value, list) and bool(value) and all(isinstance(item, list) for item in value)
-    texts = []
-    for item in value if batch else [[value] if isinstance(value, str) else value]:
-        if not (isinstance(item, list) and item and all(isinstance(text, str) for text in item)):
-            if value == []:
-                raise UnprocessableError('"inputs" is empty; send at least one string', code="empty_inputs",
-                                         param="inputs")
-            raise UnprocessableError('"inputs" must be a string, or a batch of one-string arrays [["text"], '
-                                     '["text"]]', code="invalid_inputs", param="inputs")
-        if len(item) == 2:
-            raise unsupported("inputs", "an array of two strings is a sentence pair in TEI's /predict, and this "
-                                        "service classifies single texts; for a batch send [[\"a\"], [\"b\"]]",
-                              code="pairs_not_supported")
-        if len(item) > 2:
-            raise UnprocessableError(f"an array of {len(item)} strings is neither a text nor a pair; for a batch "
-                                     'send [["a"], ["b"], ...]', code="invalid_inputs", param="inputs")
-        texts.append(item[0])
-    return check_texts(texts, "inputs", limits), batch
-
-
-def _tei_predict_inputs_schema(limits: Limits) -> dict[str, Any]:
-    text, _ = text_schemas(limits)
-    one = {"type": "array", "items": text, "minItems": 1, "maxItems": 1}
-    return {"anyOf": [text, one, {"type": "array", "minItems": 1, "maxItems": limits.max_inputs, "items": one}],
-            "description": "a text, or a batch [[text], [text], ...]; sentence pairs are refused"}
-
-
 TEI_PREDICT = Body("TeiPredictRequest", (
-    Field("inputs", Kind.CUSTOM, required=True, custom=tei_predict_inputs, custom_schema=_tei_predict_inputs_schema),
-    *TRUNCATION, NO_RAW_SCORES,
+    Field("inputs", Kind.CUSTOM, required=True, custom=tei_predict_inputs, custom_schema=tei_predict_inputs_schema),
+    *TRUNCATION, RAW_SCORES,
     Field("parameters", Kind.OBJECT, description="huggingface_hub's text_classification sends its options here",
           body=Body("TeiPredictParameters", (
               Field("top_k", Kind.POSITIVE_INT),
@@ -186,6 +184,17 @@ TEI_PREDICT = Body("TeiPredictRequest", (
                         "multi-label); leave it out"),
           ), '{"top_k": 2}')),
 ), '{"inputs": "some text"}', ({"inputs": "I like you. I love you"},))
+
+
+TEI_TOKENIZE = Body("TeiTokenizeRequest", (
+    Field("inputs", Kind.TEXTS, required=True, description=INPUTS_NOTE),
+    Field("add_special_tokens", Kind.BOOL, default=True, nullable=False, schema_default=True),
+    PROMPT_NAME,
+), '{"inputs": ["some text"]}', ({"inputs": ["A man is eating food."]},))
+TEI_DECODE = Body("TeiDecodeRequest", (
+    Field("ids", Kind.CUSTOM, required=True, custom=token_ids, custom_schema=token_ids_schema),
+    Field("skip_special_tokens", Kind.BOOL, default=True, nullable=False, schema_default=True),
+), '{"ids": [101, 7592, 102]}', ({"ids": [101, 7592, 102]},))
 
 
 # --- the routes ---------------------------------------------------------------------------------
@@ -242,6 +251,10 @@ ROUTE_SPECS: tuple[RouteSpec, ...] = (
               request={EMBEDDINGS: TEI_EMBED}, response={EMBEDDINGS: "TeiEmbedResponse"}, shape="tei"),
     RouteSpec("POST", "/rerank", "tei_rerank", "Text Embeddings Inference's /rerank (cross-encoder models)",
               (RERANKING,), request={RERANKING: TEI_RERANK}, response={RERANKING: "TeiRerankResponse"}, shape="tei"),
+    RouteSpec("POST", "/tokenize", "tei_tokenize", "Text Embeddings Inference's /tokenize", TASKS,
+              request=dict.fromkeys(TASKS, TEI_TOKENIZE), response=_same(TASKS, "TeiTokenizeResponse"), shape="tei"),
+    RouteSpec("POST", "/decode", "tei_decode", "Text Embeddings Inference's /decode", TASKS,
+              request=dict.fromkeys(TASKS, TEI_DECODE), response=_same(TASKS, "TeiDecodeResponse"), shape="tei"),
     RouteSpec(
         "POST", "/", "tei_root", "Text Embeddings Inference's task-dispatching root", TASKS,
         request={EMBEDDINGS: TEI_EMBED, CLASSIFICATION: TEI_PREDICT, RERANKING: TEI_RERANK},
