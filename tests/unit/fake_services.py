@@ -73,8 +73,9 @@ class FakeService:
         out = []
         for text in texts:
             text = self._prompts.get(prompt_name, "") + text if prompt_name else text
-            tokens: list[dict[str, Any]] = [{"id": 1000 + i, "text": word, "special": False, "start": None, "stop": None}
-                      for i, word in enumerate(text.split())]
+            tokens: list[dict[str, Any]] = [
+                {"id": 1000 + i, "text": word, "special": False, "start": None, "stop": None}
+                for i, word in enumerate(text.split())]
             special: list[dict[str, Any]] = [{"id": 101, "text": "[CLS]", "special": True, "start": None, "stop": None}]
             out.append([*special, *tokens] if add_special_tokens else tokens)
         return out
