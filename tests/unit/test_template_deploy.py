@@ -69,7 +69,8 @@ def test_operator_routes_are_not_reachable_through_the_load_balancer(source: dic
         # that serves (HTTPS when a certificate is set: plain HTTP then only redirects)
         assert all(operator["Priority"] < rule["Priority"] for rule in rules.values())
         assert {rule["ListenerArn"] for rule in rules.values()} == {operator["ListenerArn"]}
-        paths = {"Values": ["/warm", "/warm/*"]}
+        # /warm under any model's prefix too: the runtime answers /models/<name>/warm as /warm
+        paths = {"Values": ["/warm", "/warm/*", "/models/*/warm", "/models/*/warm/*"]}
         assert operator["Conditions"] == [{"Field": "path-pattern", "PathPatternConfig": paths}]
         (action,) = operator["Actions"]
         assert action["Type"] == "fixed-response" and action["FixedResponseConfig"]["StatusCode"] == "404"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from samtranslator.yaml_helper import yaml_parse
 from tests.cfn import Evaluator, parameter_values, translate
 from tests.helpers import REPO_ROOT
 from tools.template import generate
-from tools.template.models import DEFAULT_MODELS, ModelListError, logical_id, served_models
+from tools.template.models import DEFAULT_MODELS, REGISTRY_BUILD_ARG, ModelListError, logical_id, served_models
 
 RAG = REPO_ROOT / "examples" / "rag"
 #: What each served model gets, by logical-id suffix: one of each, none hand-written.
@@ -84,6 +85,43 @@ def test_the_reranker_rule_routes_its_prefix_before_the_tier_rules(
     assert len(set(priorities.values())) == len(priorities)
 
 
+def _alb_match(pattern: str, path: str) -> bool:
+    # An ALB path pattern: * any run of characters ("/" included), ? one character, the rest literal.
+    return re.fullmatch("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern),
+                        path) is not None
+
+
+def _first_rule(translated: dict[str, Any], evaluator: Evaluator, path: str) -> str | None:
+    """The listener rule the load balancer applies to ``path`` (no header, any source): lowest priority first."""
+    rules = sorted(((evaluator.value(v["Properties"]["Priority"]), k, v["Properties"]["Conditions"])
+                    for k, v in translated["Resources"].items()
+                    if v["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule" and evaluator.active(k)))
+    for _, name, conditions in rules:
+        if all(c["Field"] == "path-pattern" and any(_alb_match(p, path) for p in c["PathPatternConfig"]["Values"])
+               for c in conditions):
+            return name
+    return None
+
+
+@pytest.mark.parametrize("path, rule", [
+    ("/models/ms-marco-MiniLM-L-6-v2/warm", "OperatorRoutesRule"),
+    ("/models/ms-marco-MiniLM-L-6-v2/warm/1", "OperatorRoutesRule"),
+    ("/models/all-MiniLM-L6-v2/warm", "OperatorRoutesRule"),
+    ("/warm", "OperatorRoutesRule"),
+    ("/models/ms-marco-MiniLM-L-6-v2/rerank", "RerankerRule"),
+    ("/models/ms-marco-MiniLM-L-6-v2/warmup", "RerankerRule"),
+    ("/models/ms-marco-MiniLM-L-6-v2", "RerankerRule"),
+    ("/models/all-MiniLM-L6-v2/v1/embeddings", None),  # the tiers' default action
+])
+def test_a_served_models_warm_route_is_refused_at_the_load_balancer(
+        rag: tuple[dict[str, Any], dict[str, Any], Evaluator], path: str, rule: str | None) -> None:
+    _, translated, evaluator = rag
+    assert _first_rule(translated, evaluator, path) == rule
+    operator = translated["Resources"]["OperatorRoutesRule"]["Properties"]
+    # ALB takes at most 5 values across a rule's conditions
+    assert sum(len(c["PathPatternConfig"]["Values"]) for c in operator["Conditions"]) <= 5
+
+
 def test_keepwarm_gets_the_reranker_alias_and_may_invoke_it(
         rag: tuple[dict[str, Any], dict[str, Any], Evaluator]) -> None:
     _, translated, evaluator = rag
@@ -141,3 +179,25 @@ def test_an_example_list_never_overwrites_template_yaml() -> None:
     before = (REPO_ROOT / "template.yaml").read_text()
     assert generate.main(["--models", str(RAG / "models.json")]) == 2
     assert (REPO_ROOT / "template.yaml").read_text() == before
+
+
+def test_a_served_models_image_carries_the_list_it_is_served_from(
+        rag: tuple[dict[str, Any], dict[str, Any], Evaluator]) -> None:
+    source, _, _ = rag
+    args = source["Resources"]["RerankerFunction"]["Metadata"]["DockerBuildArgs"]
+    # the image's registry is the example's list (functions/inference/models.json lacks the reranker)
+    registry = REPO_ROOT / args[REGISTRY_BUILD_ARG]
+    assert registry.resolve() == (RAG / "models.json").resolve()
+    assert "ms-marco-MiniLM-L-6-v2" in json.loads(registry.read_text())["models"]
+    assert "ms-marco-MiniLM-L-6-v2" not in json.loads(DEFAULT_MODELS.read_text())["models"]
+
+
+def test_the_registry_build_argument_is_the_generators_and_the_list_must_be_in_the_build_context(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ModelListError, match=REGISTRY_BUILD_ARG):
+        served_models(_list(tmp_path, {"m": {"source": "bundled", "serve": {
+            "docker_build_args": {REGISTRY_BUILD_ARG: "elsewhere.json"}}}}))
+    outside = _list(tmp_path, {"m": {"source": "bundled", "serve": {}}})
+    assert generate.main(["--check", "--models", str(outside), "--out", str(tmp_path / "t.yaml")]) == 2
+    assert "inside the repository" in capsys.readouterr().err
+    assert not (tmp_path / "t.yaml").exists()

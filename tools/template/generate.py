@@ -38,7 +38,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tools.template.capacity_rules import rules_yaml
-from tools.template.models import DEFAULT_MODELS, ModelListError, ServedModel, served_models
+from tools.template.models import (
+    DEFAULT_MODELS,
+    REGISTRY_BUILD_ARG,
+    ModelListError,
+    ServedModel,
+    registry_in_context,
+    served_models,
+)
 from tools.template.tiers import TIERS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -134,7 +141,10 @@ def _log_group(function: str) -> list[str]:
 
 
 def _model_function(model: ServedModel) -> list[str]:
-    pairs = ", ".join(f"{k}: {json.dumps(v)}" for k, v in model.docker_build_args)
+    # An example's list is not functions/inference/models.json, which the image carries by default.
+    context_path = registry_in_context(model)
+    registry = ((REGISTRY_BUILD_ARG, context_path),) if context_path else ()
+    pairs = ", ".join(f"{k}: {json.dumps(v)}" for k, v in (*model.docker_build_args, *registry))
     build_args = [f"      DockerBuildArgs: {{ {pairs} }}"] if pairs else []
     timeout = [f"      Timeout: {model.timeout_s}"] if model.timeout_s else []
     timeout_text = str(model.timeout_s) if model.timeout_s else "${FunctionTimeout}"
@@ -319,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         models = served_models(args.models)
+        for model in models:
+            registry_in_context(model)
     except ModelListError as exc:
         print(exc, file=sys.stderr)
         return 2

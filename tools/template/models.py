@@ -27,7 +27,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODELS = Path(__file__).resolve().parents[2] / "functions" / "inference" / "models.json"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODELS = REPO_ROOT / "functions" / "inference" / "models.json"
+#: The Docker build argument naming the registry file the image copies to /var/task/models.json
+#: (functions/inference/Dockerfile; default functions/inference/models.json).
+REGISTRY_BUILD_ARG = "MODEL_REGISTRY_FILE"
 #: Listener rule priorities the served models use, in list order: after OperatorRoutesRule (1),
 #: before the tier rules (10 and up), so a model's path wins over any X-Latency-Tier header.
 FIRST_PRIORITY = 2
@@ -54,6 +58,9 @@ class ServedModel:
     memory_mb: int = 3008
     timeout_s: int | None = None
     docker_build_args: tuple[tuple[str, str], ...] = ()
+    #: The list it came from: the image its function runs must carry that list as its registry
+    #: (MODEL_REGISTRY_FILE), since the function refuses a MODEL_NAME its registry lacks.
+    registry: Path | None = None
 
     @property
     def priority(self) -> int:
@@ -79,6 +86,19 @@ def logical_id(name: str) -> str:
     parts = [part for part in re.split(r"[^A-Za-z0-9]+", name) if part]
     text = "".join(part[0].upper() + part[1:] for part in parts)
     return text if text[:1].isalpha() else f"Model{text}"
+
+
+def registry_in_context(model: ServedModel) -> str | None:
+    """The list ``model`` came from, relative to the repository root (the image's build context); None for the
+    default list, which the image carries anyway."""
+    if model.registry is None or model.registry == DEFAULT_MODELS:
+        return None
+    try:
+        return model.registry.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        raise ModelListError(f"{model.registry}: a list that serves models must sit inside the repository "
+                             f"({REPO_ROOT}): its functions' images are built from there and carry it as their "
+                             "registry") from None
 
 
 def served_models(path: Path = DEFAULT_MODELS) -> tuple[ServedModel, ...]:
@@ -122,7 +142,11 @@ def served_models(path: Path = DEFAULT_MODELS) -> tuple[ServedModel, ...]:
         args = serve.get("docker_build_args", {})
         if not isinstance(args, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in args.items()):
             raise ModelListError(f"{where}: serve.docker_build_args must map names to strings")
-        served.append(ServedModel(name, model_id, len(served), memory, timeout, tuple(sorted(args.items()))))
+        if REGISTRY_BUILD_ARG in args:
+            raise ModelListError(f"{where}: serve.docker_build_args sets {REGISTRY_BUILD_ARG}; the generator sets it "
+                                 "to the list the model is served from")
+        served.append(ServedModel(name, model_id, len(served), memory, timeout, tuple(sorted(args.items())),
+                                  Path(path).resolve()))
     if len(served) > MAX_SERVED:
         raise ModelListError(f"{path}: {len(served)} served models; at most {MAX_SERVED} (listener rule priorities "
                              f"{FIRST_PRIORITY}-{FIRST_PRIORITY + MAX_SERVED - 1} sit between the operator rule and "
