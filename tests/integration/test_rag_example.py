@@ -10,6 +10,11 @@ call against the reranker's prefix ranks documents.
 
 from __future__ import annotations
 
+import json
+import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +22,7 @@ import pytest
 import requests
 
 from tests.tiny_models import make_model
-from tools.local.deployment import LocalDeployment, ModelOptions, TierOptions
+from tools.local.deployment import LocalDeployment, ModelArtifactMissingError, TierOptions, models_from_list
 from tools.local.emulator import DEFAULT_ARTIFACT_DIR
 from tools.template.models import served_models
 
@@ -25,18 +30,29 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EMBEDDER = "all-MiniLM-L6-v2"
 
 
+REGISTRY = REPO_ROOT / "examples" / "rag" / "models.json"
+RERANKER = "ms-marco-MiniLM-L-6-v2"
+
+
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
+def reranker_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random cross-encoder, exported by the real builder under the reranker's name."""
     if not (DEFAULT_ARTIFACT_DIR / "manifest.json").exists():
         pytest.fail(f"{DEFAULT_ARTIFACT_DIR} has no manifest: run make artifact")
     from tools.export import build
 
-    registry = REPO_ROOT / "examples" / "rag" / "models.json"
-    (reranker,) = served_models(registry)
-    root = tmp_path_factory.mktemp("rag")
+    (reranker,) = served_models(REGISTRY)
+    root = tmp_path_factory.mktemp("reranker")
     build(root / "artifact", model_dir=make_model(root / "models", "bert", "reranking"), name=reranker.name)
-    models = {reranker.name: ModelOptions(reranker.id, root / "artifact", TierOptions(max_environments=1),
-                                                registry=registry)}
+    return root / "artifact"
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, reranker_artifact: Path) -> Iterator[LocalDeployment]:
+    root = tmp_path_factory.mktemp("rag")
+    # what `make serve MODELS=examples/rag/models.json` builds, with one environment per fleet
+    models = models_from_list(REGISTRY, TierOptions(max_environments=1), {RERANKER: reranker_artifact})
+    assert [(m.id, m.registry) for m in models.values()] == [("Reranker", REGISTRY)]
     with LocalDeployment(standard=TierOptions(max_environments=1), premium=TierOptions(max_environments=1),
                          models=models, run_dir=root / "run") as running:
         yield running
@@ -66,3 +82,50 @@ def test_a_rerank_call_against_the_rerankers_prefix_ranks_documents(deployment: 
     assert scores == sorted(scores, reverse=True)
     # the reranker's own function answered, not the embedder's (which refuses /rerank as the wrong task)
     assert deployment.model_fleets["ms-marco-MiniLM-L-6-v2"].summary()["peak_environments"] == 1
+
+
+def test_serve_with_the_rag_list_routes_each_served_models_prefix_to_its_fleet(
+        reranker_artifact: Path, tmp_path: Path) -> None:
+    # GIVEN `make serve MODELS=examples/rag/models.json` (the reranker's artifact given, fleets of one)
+    log = tmp_path / "lifecycle.jsonl"
+    command = [sys.executable, "-m", "tools.local.serve", "--models", str(REGISTRY), "--port", "0",
+               "--model-artifact", f"{RERANKER}={reranker_artifact}", "--max-environments", "1",
+               "--premium-provisioned", "0", "--log", str(log)]
+    serve = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert serve.stdout is not None
+    try:
+        banner = []
+        for line in serve.stdout:
+            banner.append(line)
+            if "Ctrl-C to stop" in line:
+                break
+        text = "".join(banner)
+        url = re.search(r"front door:\s+(http://\S+)", text)
+        assert url, text
+        assert f"{url[1]}/models/{RERANKER}/  -> RerankerFunction" in text
+        # WHEN a TEI /rerank call goes to the reranker's prefix
+        response = requests.post(f"{url[1]}/models/{RERANKER}/rerank",
+                                 json={"query": "cold start?", "texts": ["a", "b"]}, timeout=120)
+        assert response.status_code == 200, response.text
+        assert sorted(item["index"] for item in response.json()) == [0, 1]
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        rest = serve.communicate(timeout=60)[0]
+    # THEN the reranker's own fleet served it (a cold start there), the tiers started nothing
+    assert serve.returncode == 0, rest
+    summary = json.loads(log.with_suffix(".summary.json").read_text())
+    assert summary[f"models/{RERANKER}"]["peak_environments"] == 1
+    assert summary["standard"]["peak_environments"] == 0
+
+
+def test_serve_refuses_a_served_model_without_an_artifact_saying_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelArtifactMissingError, match="make artifact MODEL='hf:cross-encoder/ms-marco"):
+        models_from_list(REGISTRY, artifacts={RERANKER: tmp_path / "none"})
+    done = subprocess.run([sys.executable, "-m", "tools.local.serve", "--models", str(REGISTRY), "--port", "0",
+                           "--model-artifact", f"{RERANKER}={tmp_path / 'none'}", "--log", str(tmp_path / "l.jsonl")],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "has no artifact" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "tools.local.serve", "--models", str(REGISTRY),
+                           "--model-artifact", f"nope={tmp_path}"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "serves no model named nope" in done.stderr

@@ -39,7 +39,7 @@ from typing import Any
 from inference_runtime.api.events import warm_event
 from tools.lifecycle_model import DEFAULT_LIFECYCLE, LifecycleModel
 
-from .emulator import FUNCTIONS, FunctionSpec, check_runtime_ready
+from .emulator import FUNCTIONS, REPO_ROOT, FunctionSpec, check_runtime_ready
 from .fleet import Fleet, FleetConfig, LifecycleLog
 from .frontdoor import FrontDoor, PremiumAccess
 from .lambda_service import LambdaService
@@ -66,6 +66,42 @@ class ModelOptions:
     options: TierOptions = TierOptions()
     #: The models.json that lists it (MODEL_REGISTRY): the function refuses a MODEL_NAME its registry lacks.
     registry: Path | None = None
+
+
+#: Where `make artifact MODEL=... NAME=<name>` builds a model: a served model's artifact here by default.
+ARTIFACTS_DIR = REPO_ROOT / "build" / "artifacts"
+
+
+class ModelArtifactMissingError(ValueError):
+    """Raised when a served model of the list has no artifact here; the message says how to build it."""
+
+
+def models_from_list(registry: Path, options: TierOptions = TierOptions(),
+                     artifacts: dict[str, Path] | None = None) -> dict[str, ModelOptions]:
+    """Every served model of ``registry`` (a models.json; tools/template/models.py) as the template serves it: its
+    logical id, its artifact (``artifacts[name]``, else build/artifacts/<name>), the list as its registry.
+
+    Raises ModelListError for a list the template generator would refuse, ModelArtifactMissingError for a model
+    with no artifact built (saying the `make artifact` that builds it, from its serve.docker_build_args).
+    """
+    from tools.template.models import ModelListError, served_models
+
+    served = served_models(registry)
+    unknown = sorted(set(artifacts or {}) - {model.name for model in served})
+    if unknown:
+        raise ModelListError(f"{registry}: serves no model named {', '.join(unknown)}; it serves "
+                             f"{', '.join(m.name for m in served) or 'none'}")
+    models: dict[str, ModelOptions] = {}
+    for model in served:
+        artifact = (artifacts or {}).get(model.name, ARTIFACTS_DIR / model.name)
+        if not (artifact / "manifest.json").is_file():
+            build = " ".join(f"{key}='{value}'" for key, value in model.docker_build_args
+                             if key in ("MODEL", "TASK", "NAME"))
+            raise ModelArtifactMissingError(
+                f"model {model.name!r} ({registry}) has no artifact at {artifact}: build it with `make artifact "
+                f"{build or f'MODEL=<its model> NAME={model.name}'}`")
+        models[model.name] = ModelOptions(model.id, artifact, options, registry=Path(registry).resolve())
+    return models
 
 
 def model_spec(name: str, model: ModelOptions) -> FunctionSpec:
