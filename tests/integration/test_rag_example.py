@@ -129,3 +129,20 @@ def test_serve_refuses_a_served_model_without_an_artifact_saying_how_to_build_it
                            "--model-artifact", f"nope={tmp_path}"], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode != 0 and "serves no model named nope" in done.stderr
+
+
+def test_the_demo_with_the_rag_list_sends_one_request_to_the_served_models_prefix(
+        reranker_artifact: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tools.local.demo import print_report, run_demo
+
+    models = models_from_list(REGISTRY, TierOptions(max_environments=1), {RERANKER: reranker_artifact})
+    rows = run_demo(warm_requests=1, models=models)
+    # the default list's rows first, as `make demo` prints them, then the reranker's own
+    assert [r["request"] for r in rows][:2] == ["POST /predict (cold)", "POST /predict (warm 1)"]
+    last = rows[-1]
+    assert last["request"] == f"POST /models/{RERANKER}/predict"
+    assert (last["status"], last["tier"], last["cold_start"]) == (200, "standard", True), last["answer"]
+    # its own environment: none of the tiers' instances answered it
+    assert last["instance"] not in {r["instance"] for r in rows[:-1]}
+    print_report(rows)
+    assert f"POST /models/{RERANKER}/predict" in capsys.readouterr().out

@@ -2,8 +2,10 @@
 
 Starts both tiers under the Runtime Interface Emulator behind the local front door,
 then sends, over HTTP, what a client would: a cold /predict, warm /predicts, a
-premium request, /warm, a bad request and the good request after it. Prints what
-each answer said and where the cold start's time went.
+premium request, /warm, a bad request and the good request after it; with --models (a list
+that serves further models, e.g. examples/rag/models.json), one request to each served model's
+/models/<name>/ prefix, its own fleet. Prints what each answer said and where the cold start's
+time went.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .deployment import LocalDeployment
+from .deployment import LocalDeployment, ModelOptions, TierOptions
+from .serve import models_from
 
 PREDICT_BODY = {"inputs": ["How do I keep a Lambda function warm?",
                            "Provisioned concurrency keeps environments initialised."]}
@@ -47,9 +51,19 @@ class Client:
         self._conn.close()
 
 
-def run_demo(warm_requests: int = 5) -> list[dict[str, Any]]:
+def model_request(model: ModelOptions) -> dict[str, Any]:
+    """A /predict body for a served model, in the shape of its artifact's task (its manifest says which)."""
+    manifest = json.loads((model.artifact_dir / "manifest.json").read_text())
+    task = (manifest.get("model") or {}).get("task", "embeddings")
+    if task == "reranking":
+        return {"query": "Why is the first request slow?", "documents": PREDICT_BODY["inputs"]}
+    return PREDICT_BODY
+
+
+def run_demo(warm_requests: int = 5, models: dict[str, ModelOptions] | None = None) -> list[dict[str, Any]]:
+    """The demo's requests, a row each; then, for each served model of ``models``, one /predict to its prefix."""
     rows: list[dict[str, Any]] = []
-    with LocalDeployment() as deployment:
+    with LocalDeployment(models=models) as deployment:
         client = Client(deployment.front_door.url)
 
         def send(label: str, method: str, path: str, body: Any = None, **headers: str) -> dict[str, Any]:
@@ -70,15 +84,19 @@ def run_demo(warm_requests: int = 5) -> list[dict[str, Any]]:
         send("GET /health premium", "GET", "/health", **{"X-Latency-Tier": "premium"})
         send("POST /predict bad JSON", "POST", "/predict", b'{"inputs": [')
         send("POST /predict after bad", "POST", "/predict", PREDICT_BODY)
+        for name, model in (models or {}).items():
+            send(f"POST /models/{name}/predict", "POST", f"/models/{name}/predict", model_request(model))
         client.close()
     return rows
 
 
 def print_report(rows: list[dict[str, Any]]) -> None:
-    print(f"\n{'request':<28} {'status':>6} {'ms':>9}  {'tier':<22} {'cold_start':<10} instance")
-    print("-" * 92)
+    # As wide as the longest label: 28 for the default list's rows (its output unchanged), more for a model's path.
+    width = max(28, *(len(row["request"]) for row in rows))
+    print(f"\n{'request':<{width}} {'status':>6} {'ms':>9}  {'tier':<22} {'cold_start':<10} instance")
+    print("-" * (width + 64))
     for row in rows:
-        print(f"{row['request']:<28} {row['status']:>6} {row['ms']:>9.1f}  {str(row['tier']):<22} "
+        print(f"{row['request']:<{width}} {row['status']:>6} {row['ms']:>9.1f}  {str(row['tier']):<22} "
               f"{str(row['cold_start']):<10} {row['instance']}")
 
     cold = rows[0]
@@ -101,13 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm-requests", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    parser.add_argument("--models", type=Path, metavar="MODELS_JSON",
+                        help="a model list (e.g. examples/rag/models.json): one request more to each served model's "
+                             "/models/<name>/ prefix, its own fleet")
+    parser.add_argument("--model-artifact", action="append", default=[], metavar="NAME=DIR",
+                        help="a served model's artifact (default build/artifacts/<name>); repeatable")
     args = parser.parse_args(argv)
-    rows = run_demo(args.warm_requests)
+    models = models_from(args, TierOptions(max_environments=4))
+    rows = run_demo(args.warm_requests, models)
     if args.json:
         print(json.dumps([{k: v for k, v in r.items() if k != "answer"} for r in rows], indent=2))
     else:
         print_report(rows)
-    expected = [200] * (args.warm_requests + 4) + [400, 200]
+    expected = [200] * (args.warm_requests + 4) + [400, 200] + [200] * len(models)
     if [r["status"] for r in rows] != expected:
         print("demo: unexpected status codes; see the table above", file=sys.stderr)
         return 1
