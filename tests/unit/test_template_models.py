@@ -21,7 +21,8 @@ RAG = REPO_ROOT / "examples" / "rag"
 PER_MODEL = {"Function": "AWS::Serverless::Function", "FunctionLogGroup": "AWS::Logs::LogGroup",
              "TargetGroup": "AWS::ElasticLoadBalancingV2::TargetGroup",
              "InvokePermission": "AWS::Lambda::Permission", "Rule": "AWS::ElasticLoadBalancingV2::ListenerRule",
-             "ColdStartAlarm": "AWS::CloudWatch::Alarm"}
+             "ColdStartAlarm": "AWS::CloudWatch::Alarm", "PreTrafficFunction": "AWS::Serverless::Function",
+             "PreTrafficFunctionLogGroup": "AWS::Logs::LogGroup"}
 
 
 def test_the_default_list_serves_no_extra_model_and_template_yaml_is_current() -> None:
@@ -58,13 +59,13 @@ def test_each_served_model_has_its_resources_once(rag: tuple[dict[str, Any], dic
     source, translated, _ = rag
     default_ids = set(yaml_parse((REPO_ROOT / "template.yaml").read_text())["Resources"])
     added = set(source["Resources"]) - default_ids
-    # the reranker's six resources and the models' dashboard, nothing else
-    assert added == {f"Reranker{suffix}" for suffix in PER_MODEL} | {"ModelsDashboard"}
+    # the reranker's eight resources, the models' dashboard and their hooks' role, nothing else
+    assert added == {f"Reranker{suffix}" for suffix in PER_MODEL} | {"ModelsDashboard", "ModelsPreTrafficRole"}
     for suffix, kind in PER_MODEL.items():
         assert source["Resources"][f"Reranker{suffix}"]["Type"] == kind
     # one Lambda function per model: the embedder's tiers and the reranker's own
     functions = {k for k, v in translated["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
-    assert {"StandardFunction", "PremiumFunction", "RerankerFunction"} <= functions
+    assert {"StandardFunction", "PremiumFunction", "RerankerFunction", "RerankerPreTrafficFunction"} <= functions
     variables = translated["Resources"]["RerankerFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["MODEL_NAME"] == "ms-marco-MiniLM-L-6-v2" and variables["LATENCY_TIER"] == "standard"
     assert translated["Resources"]["RerankerFunction"]["Properties"]["MemorySize"] == 2048
@@ -201,3 +202,29 @@ def test_the_registry_build_argument_is_the_generators_and_the_list_must_be_in_t
     assert generate.main(["--check", "--models", str(outside), "--out", str(tmp_path / "t.yaml")]) == 2
     assert "inside the repository" in capsys.readouterr().err
     assert not (tmp_path / "t.yaml").exists()
+
+
+def test_a_served_models_alias_moves_only_after_its_own_pre_traffic_hook(
+        rag: tuple[dict[str, Any], dict[str, Any], Evaluator]) -> None:
+    _, translated, evaluator = rag
+    resources = translated["Resources"]
+    # SAM's CodeDeploy deployment group for the reranker's alias names its own hook and its alarms
+    groups = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::CodeDeploy::DeploymentGroup"}
+    group = groups["RerankerFunctionDeploymentGroup"]
+    alarms = {a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]}
+    assert alarms == {"RerankerColdStartAlarm", "TargetErrorsAlarm"}
+    alias = resources["RerankerFunctionAliaslive"]
+    hooks = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert hooks["BeforeAllowTrafficHook"] == {"Ref": "RerankerPreTrafficFunction"}
+    hook = resources["RerankerPreTrafficFunction"]["Properties"]
+    variables = hook["Environment"]["Variables"]
+    # it warms and smoke-tests the reranker's new version, with a body a reranker takes
+    version = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]  # RerankerFunctionVersion<hash>
+    assert version.startswith("RerankerFunctionVersion") and variables["PRETRAFFIC_VERSION_ARN"] == {"Ref": version}
+    assert set(json.loads(variables["PRETRAFFIC_SMOKE_BODY"])) == {"query", "documents"}
+    # named as SAM's CodeDeploy role may invoke it; its role may invoke the reranker's versions and nothing else
+    assert evaluator.value(hook["FunctionName"]).startswith("CodeDeployHook_m1_")
+    role = resources["ModelsPreTrafficRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    invoke = next(s for s in role if s["Sid"] == "WarmTheModelsVersions")
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    assert invoke["Resource"] == [{"Fn::Sub": "${RerankerFunction.Arn}:*"}]

@@ -164,6 +164,9 @@ def _model_function(model: ServedModel) -> list[str]:
         "      PackageType: Image",
         "      AutoPublishAliasAllProperties: true",
         f"      MemorySize: {model.memory_mb}",
+        # Its own CodeDeploy deployment: the alias moves only after its hook warmed the new version (as the tiers).
+        f"      DeploymentPreference: {{ Type: AllAtOnce, Hooks: {{ PreTraffic: !Ref {model.id}PreTrafficFunction }}, "
+        f"Alarms: [!Ref {model.id}ColdStartAlarm, !Ref TargetErrorsAlarm] }}",
         *timeout,
         "      EphemeralStorage: { Size: !Ref EphemeralStorageSize }",
         # A change of any resolved value must replace the version (see StandardFunction's comment).
@@ -185,6 +188,77 @@ def _model_function(model: ServedModel) -> list[str]:
         '"s3.${AWS::Region}.${AWS::URLSuffix}" } } }, !Ref AWS::NoValue]] },',
         "          !Ref AWS::NoValue]",
     ]
+
+
+# The hooks' checkov skips (the tier hooks' reasons, template.yaml's StandardPreTrafficFunction).
+HOOK_SKIPS = (
+    ("CKV_AWS_116", "Invoked synchronously by CodeDeploy, which waits for its verdict; nothing to dead-letter."),
+    ("CKV_AWS_117", "Calls only the Lambda and CodeDeploy APIs; a VPC would add ENIs and endpoints for no gain."),
+    ("CKV_AWS_115", "Runs once per deploy; reserving concurrency would take it from the account pool."),
+    ("CKV_AWS_173", "The environment holds a version ARN and counts, no secret; encrypted at rest with an AWS-managed "
+                    "key."),
+)
+#: The hook's smoke /predict body per task (functions/pretraffic's default, {"inputs": [...]}, is the embeddings and
+#: classification shape; a reranker takes a query and documents).
+SMOKE_BODIES = {"reranking": '{"query": "pre-traffic smoke test", "documents": ["a document", "another"]}'}
+
+
+def _model_hook(model: ServedModel) -> list[str]:
+    task = dict(model.docker_build_args).get("TASK", "embeddings")
+    smoke = [f"          PRETRAFFIC_SMOKE_BODY: '{SMOKE_BODIES[task]}'"] if task in SMOKE_BODIES else []
+    return [
+        f"  {model.id}PreTrafficFunction:",
+        "    Type: AWS::Serverless::Function",
+        "    Metadata:",
+        "      checkov: { skip: [",
+        *[f'          {{ id: {check}, comment: "{why}" }}{"] }" if i == len(HOOK_SKIPS) - 1 else ","}'
+          for i, (check, why) in enumerate(HOOK_SKIPS)],
+        "    Properties:",
+        f"      Description: Warms and smoke-tests model {model.name}'s new version before CodeDeploy moves its alias.",
+        # CodeDeployHook_*: the only functions SAM's CodeDeploy role may invoke.
+        f'      FunctionName: !Join ["_", [CodeDeployHook, {model.short}, {STACK_SUFFIX}]]',
+        "      CodeUri: functions/pretraffic/",
+        "      Handler: app.handler",
+        "      Runtime: python3.12",
+        "      MemorySize: 256",
+        "      Timeout: 900",
+        "      Layers: [!Ref RuntimeLayer]",
+        "      Role: !GetAtt ModelsPreTrafficRole.Arn",
+        "      Environment:",
+        "        Variables:",
+        "          PRETRAFFIC_TIER: standard",
+        '          PRETRAFFIC_TIMEOUT_S: "840"',
+        "          WARM_HOLD_MS: !Ref WarmHoldMs",
+        f"          PRETRAFFIC_VERSION_ARN: !Ref {model.id}Function.Version",
+        "          PRETRAFFIC_WARM_COUNT: !Ref StandardWarmCount",
+        '          PRETRAFFIC_WAIT_PROVISIONED: "false"',
+        *smoke,
+        f"          POWERTOOLS_SERVICE_NAME: pretraffic-{model.short}",
+    ]
+
+
+def _models_hook_role(models: tuple[ServedModel, ...]) -> list[str]:
+    """The served models' hooks' role: as PreTrafficRole, on the served functions' versions only."""
+    functions = ", ".join(f'!Sub "${{{m.id}Function.Arn}}:*"' for m in models)
+    return ["  ModelsPreTrafficRole:",
+            "    Type: AWS::IAM::Role",
+            "    Properties:",
+            "      Description: The served models' PreTraffic hooks'",
+            "      AssumeRolePolicyDocument: { Version: \"2012-10-17\", Statement: [{ Effect: Allow, Principal: "
+            "{ Service: lambda.amazonaws.com }, Action: sts:AssumeRole }] }",
+            '      ManagedPolicyArns: [!Sub "arn:${AWS::Partition}:iam::aws:policy/service-role/'
+            'AWSLambdaBasicExecutionRole"]',
+            "      Policies:",
+            "        - PolicyName: verdict-on-new-versions",
+            "          PolicyDocument:",
+            '            Version: "2012-10-17"',
+            "            Statement:",
+            "              - { Sid: ReportTheVerdict, Effect: Allow, "
+            "Action: codedeploy:PutLifecycleEventHookExecutionStatus,",
+            '                  Resource: !Sub "arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:'
+            'deploymentgroup:${ServerlessDeploymentApplication}/*" }',
+            "              - { Sid: WarmTheModelsVersions, Effect: Allow, Action: lambda:InvokeFunction,",
+            f"                  Resource: [{functions}] }}"]
 
 
 def _model_rule(model: ServedModel) -> list[str]:
@@ -257,8 +331,9 @@ def model_resources(models: tuple[ServedModel, ...]) -> str:
     for model in models:
         lines += [*_model_function(model), *_log_group(f"{model.id}Function"),
                   *_target_group(model.id, model.short, f"{model.id}Function.Alias", None),
-                  *_model_rule(model), *_model_alarm(model)]
-    lines += _models_dashboard(models)
+                  *_model_rule(model), *_model_alarm(model), *_model_hook(model),
+                  *_log_group(f"{model.id}PreTrafficFunction")]
+    lines += [*_models_hook_role(models), *_models_dashboard(models)]
     return "\n".join(lines) + "\n"
 
 
