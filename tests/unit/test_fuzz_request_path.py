@@ -70,6 +70,39 @@ HUGE_NUMBERS = st.builds(lambda digits, template: template.replace("N", digits),
                          st.sampled_from(["9" * 4_300, "9" * 4_301, "1" * 100_000, "1e999999", "-0.0e-99999"]),
                          st.sampled_from(["N", "[N]", '{"inputs": N}', '{"inputs": [N]}', '{"N": 1}']))
 
+# The tiny model's name (tests/tiny_models.py), which a /models/<name>/ prefix may name.
+MODEL = "tiny-bert-embeddings"
+# Issue 15's options, each with good and bad values: on a route that takes it, or one that does not.
+OPTION_VALUES: dict[str, Any] = {
+    "input_type": st.sampled_from(["query", "document", "Query", "", "passage", "search_query"]),
+    "prompt_name": st.sampled_from(["query", "document", "", "\ud800"]),
+    "dimensions": st.sampled_from([1, 8, 16, 31, 32, 33, 384, 0, -1, 2**63, 1.0, 1.5, "8"]),
+    "truncate": st.booleans(),
+    "raw_scores": st.booleans(),
+    "return_documents": st.booleans(),
+    "return_text": st.booleans(),
+    "top_n": st.sampled_from([1, 2, 0, -1, 10**30]),
+    "top_k": st.sampled_from([1, 3, 0]),
+    "normalize": st.booleans(),
+    "encoding_format": st.sampled_from(["float", "base64", "int8"]),
+    "add_special_tokens": st.booleans(),
+    "skip_special_tokens": st.booleans(),
+    "ids": st.sampled_from([[101, 102], [[101], [7592, 102]], [], [[]], [-1], [2**40], [1.5], ["a"], [[1], 2]])
+    | st.lists(st.integers(0, 40_000), max_size=8),
+}
+#: the options each route takes on an embedding model (drawn mostly from these, so that most bodies get past
+#: the unknown-field check); /rerank is refused for the task, its options past that
+OPTION_ROUTES: dict[str, tuple[str, ...]] = {
+    "/predict": ("input_type", "dimensions"),
+    "/v1/embeddings": ("input_type", "dimensions", "encoding_format"),
+    "/embed": ("normalize", "truncate", "prompt_name", "dimensions", "encoding_format"),
+    "/": ("normalize", "truncate", "prompt_name", "dimensions", "encoding_format"),
+    "/tokenize": ("add_special_tokens", "prompt_name"),
+    "/decode": ("skip_special_tokens",),
+    "/rerank": ("truncate", "raw_scores", "return_text"),
+}
+TEXT_FIELD = {"/v1/embeddings": "input", "/decode": "ids"}
+
 HEADER_NAMES = st.sampled_from(["x-latency-tier", "X-Latency-Tier", "X-LATENCY-TIER", "content-type",
                                 "content-length", "host", "transfer-encoding", "user-agent", ""]) | ANY_TEXT
 TIER_VALUES = st.sampled_from(["premium", "PREMIUM", "standard", " Standard ", "", " ", "gold", "premium,standard",
@@ -78,7 +111,13 @@ HEADERS = st.dictionaries(HEADER_NAMES, TIER_VALUES | ANY_TEXT, max_size=5)
 METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
                            "get", "Post", "M-SEARCH", "PROPFIND", "BREW", ""]) | ANY_TEXT
 PATHS = st.sampled_from(["/predict", "/warm", "/health", "/", "", "*", "/predict/", "//predict", "/PREDICT",
-                         "/predict?x=1", "/warm/../predict", "/health%00", "/\ud800", "/" + "a" * 5_000]) | ANY_TEXT
+                         "/predict?x=1", "/warm/../predict", "/health%00", "/\ud800", "/" + "a" * 5_000,
+                         "/tokenize", "/decode", "/embed", "/v1/embeddings", "/rerank",
+                         # issue 15's per-model prefix: this model's name, another, none, odd ones
+                         f"/models/{MODEL}/predict", f"/models/{MODEL}/warm", f"/models/{MODEL}", f"/models/{MODEL}/",
+                         "/models/all-MiniLM-L6-v2/health", "/models/other/predict", "/models/", "/models//predict",
+                         "/models/\ud800/predict", "/models/" + "m" * 5_000 + "/health"])
+PATHS = PATHS | st.builds(lambda name, rest: f"/models/{name}{rest}", ANY_TEXT, PATHS) | ANY_TEXT
 QUERY_VALUES = st.sampled_from(["0", "1", "2", "3", "-1", "1e3", "999999", "٢", " 1 ", "", "0x1", "1" * 5_000,
                                 "NaN", "\ud800"]) | ANY_TEXT
 QUERIES = st.dictionaries(st.sampled_from(["hold_ms", "HOLD_MS", "x"]) | ANY_TEXT, QUERY_VALUES, max_size=3)
@@ -132,10 +171,29 @@ def raw_bodies(draw: st.DrawFn) -> tuple[Any, bool]:
 
 
 @st.composite
+def option_requests(draw: st.DrawFn) -> dict[str, Any]:
+    """A good body for one of the routes, with issue 15's options added (anything, of any type, besides the
+    values above), under the route's own path or a ``/models/<name>/`` prefix."""
+    route = draw(st.sampled_from(sorted(OPTION_ROUTES)))
+    field = TEXT_FIELD.get(route, "inputs")
+    body: dict[str, Any] = {field: draw(OPTION_VALUES["ids"] if field == "ids" else st.lists(TEXT, min_size=1,
+                                                                                            max_size=3))}
+    if route == "/rerank":
+        body = {"query": draw(TEXT), "texts": body["inputs"]}
+    names = st.sampled_from(OPTION_ROUTES[route]) if draw(st.integers(0, 3)) else st.sampled_from(sorted(OPTION_VALUES))
+    for name in draw(st.lists(names, max_size=4, unique=True)):
+        body[name] = draw(OPTION_VALUES[name] | JSON_SCALARS)
+    prefix = draw(st.sampled_from(["", "", f"/models/{MODEL}", "/models/all-MiniLM-L6-v2", "/models/other"]))
+    return alb_request_event("POST", prefix + route, body=json.dumps(body, ensure_ascii=draw(st.booleans())))
+
+
+@st.composite
 def requests(draw: st.DrawFn) -> dict[str, Any]:
     """An event as the front door builds it, from any method, path, headers, query and body."""
     # Half the time a real route with its method, so that headers, queries and bodies get past routing.
-    method, path = draw(st.sampled_from([("POST", "/predict"), ("GET", "/warm"), ("GET", "/health")])
+    method, path = draw(st.sampled_from([("POST", "/predict"), ("GET", "/warm"), ("GET", "/health"),
+                                         ("POST", "/tokenize"), ("POST", "/decode"),
+                                         ("POST", f"/models/{MODEL}/predict"), ("GET", f"/models/{MODEL}/warm")])
                         | st.tuples(METHODS, PATHS))
     body = draw(st.none() | st.binary(max_size=200) | ANY_TEXT | st.just(json.dumps({"inputs": ["hello"]}))
                 | st.just(json.dumps({"inputs": ["\ud800"]})))
@@ -199,6 +257,8 @@ def check_request(warm: tuple[Any, str], service: InferenceService, event: Any) 
     # (an event with multiValueHeaders is answered in that form, as an ALB expects)
     headers = result.get("multiValueHeaders") or {k: [v] for k, v in result["headers"].items()}
     assert headers["Content-Type"] == ["application/json"]
+    # ... with a Server-Timing header (issue 15), whatever the answer
+    assert headers["Server-Timing"][0].startswith("tokenize;dur=")
     # ... that the Lambda runtime can send: it encodes the whole answer as UTF-8 JSON
     json.dumps(result, ensure_ascii=False).encode("utf-8")
     answer = json.loads(result["body"])
@@ -253,6 +313,15 @@ def test_any_text_in_a_good_body_is_embedded_or_refused_with_422(warm, fuzz_serv
 @given(event=requests())
 def test_any_method_path_header_and_query(warm, fuzz_service, event: dict[str, Any]) -> None:
     # GIVEN any method, path, headers (X-Latency-Tier included), query string and body, as the front door sends them
+    # WHEN / THEN
+    fuzz_request(warm, fuzz_service, event)
+
+
+@FUZZ
+@given(event=option_requests())
+def test_any_request_option_on_any_route_and_prefix(warm, fuzz_service, event: dict[str, Any]) -> None:
+    # GIVEN a good body for one of the routes with issue 15's options set to good, bad or odd values,
+    # with or without a /models/<name>/ prefix
     # WHEN / THEN
     fuzz_request(warm, fuzz_service, event)
 
