@@ -20,6 +20,7 @@ from ..lifecycle.timing import RequestTimings
 from ..loading.errors import ModelNotReadyError
 from ..log import logger, set_request_id
 from ..tasks.errors import TaskInputError
+from .embedding import embed
 from .errors import (
     ApiError,
     BadRequestError,
@@ -104,8 +105,6 @@ def predict(request: Request, model: Model, limits: Limits) -> dict[str, Any]:
         outputs = [{"index": i, "score": scores[i], **({"document": texts[i]} if body["return_documents"] else {})}
                    for i in best_first]
     else:
-        from .ecosystem import embed
-
         outputs, prompt = embed(model, description, body["inputs"], timings=timings, input_type=body["input_type"],
                                 wanted=body["dimensions"])
         applied = {"prompt_name": prompt} if prompt else {}  # present only when a prompt was applied
