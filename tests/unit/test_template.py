@@ -177,9 +177,13 @@ def test_functions_may_read_only_the_configured_model_prefix(template: dict[str,
 
 
 def test_the_image_ships_the_model_registry() -> None:
+    # GIVEN the Dockerfile THEN both runtime stages copy the registry a build argument names, by
+    # default the function's own list, and the build context lets every list in (examples' too)
     dockerfile = (REPO_ROOT / "functions" / "inference" / "Dockerfile").read_text()
-    assert "COPY functions/inference/models.json ${LAMBDA_TASK_ROOT}/" in dockerfile
-    assert "!functions/inference/models.json" in (REPO_ROOT / ".dockerignore").read_text()
+    assert dockerfile.count("ARG MODEL_REGISTRY_FILE=functions/inference/models.json") == 2
+    assert dockerfile.count("COPY ${MODEL_REGISTRY_FILE} ${LAMBDA_TASK_ROOT}/models.json") == 2
+    ignore = (REPO_ROOT / ".dockerignore").read_text()
+    assert "!functions/inference/models.json" in ignore and "!examples/*/models.json" in ignore
 
 
 def test_the_generated_regions_are_current() -> None:
