@@ -108,9 +108,11 @@ def test_the_default_stack_idles_under_30_usd_a_month(defaults: Any) -> None:
     # issue 14: the defaults idle at most 30 USD a month (what make cost prints for them)
     assert defaults.total <= 30.0
     # ... with the init phases as log fields: each pinged tier's metrics are KeepWarmPing,
-    # KeepWarmColdPing and the init's own (InitDuration), 6 in all: the free tier's 10 cover them
+    # KeepWarmColdPing and the init's own (InitDuration); keep-warm pings premium only while it is
+    # open, so by default only standard's 3: the free tier's 10 cover them
     metrics = sum(x.units for x in defaults.lines if x.free_tier == "metrics")
-    assert metrics == 2 * (2 + len(INIT_METRICS)) == 6
+    assert metrics == 1 * (2 + len(INIT_METRICS)) == 3
+    assert not any(x.resource.startswith("PremiumFunction") for x in defaults.lines)
     assert defaults.free_tier_usd == pytest.approx(
         metrics * price("cw_custom_metric_month") + price("cw_dashboard_month")
         + sum(x.usd for x in defaults.lines if x.free_tier in ("alarms", "lambda", "logs")))

@@ -58,6 +58,15 @@ def test_the_default_stack_reserves_and_provisions_no_concurrency(source: dict[s
     assert not evaluate.active("PremiumScalableTarget") and not evaluate.active("WebAcl")
 
 
+
+def test_keep_warm_pings_premium_only_while_someone_may_use_it(source: dict[str, Any]) -> None:
+    # GIVEN premium closed (the defaults) THEN keep-warm pings none of it: warm environments nobody
+    # may reach cost pings and metrics for nothing; WHEN a range opens it THEN the warm count applies
+    for overrides, expected in (({}, "0"), ({"PremiumAllowedCidr": "10.0.0.0/8"}, "1")):
+        template, evaluate = deployed(source, **overrides)
+        keepwarm = evaluate.value(template["Resources"]["KeepWarmFunction"]["Properties"])
+        assert str(keepwarm["Environment"]["Variables"]["PREMIUM_WARM_COUNT"]) == expected, overrides
+
 # --- 4. nobody outside runs up the bill -------------------------------------------------------
 def test_operator_routes_are_not_reachable_through_the_load_balancer(source: dict[str, Any]) -> None:
     for overrides in ({}, {"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",

@@ -49,6 +49,8 @@ def behaviour(template: dict[str, Any], params: dict[str, str], function: str) -
 
 
 # Each parameter that changes what a function does, with a second value for it.
+# Parameters that act only beside another: keep-warm pings premium only while premium is open.
+CONTEXT = {"PremiumWarmCount": {"PremiumAllowedCidr": "10.0.0.0/8"}}
 BEHAVIOUR_PARAMETERS = {
     "StandardModelName": "my-classifier",
     "PremiumModelName": "my-classifier",
@@ -122,8 +124,9 @@ def _find_in_maps(node: Any) -> list[list[Any]]:
 @pytest.mark.parametrize("parameter", sorted(BEHAVIOUR_PARAMETERS))
 def test_every_behaviour_changing_parameter_publishes_a_new_version(source: dict[str, Any], parameter: str) -> None:
     # GIVEN a deployed stack and an update that changes one parameter only (same image, same layer)
-    before_params = parameter_values(source)
-    after_params = parameter_values(source, **{parameter: BEHAVIOUR_PARAMETERS[parameter]})
+    context = CONTEXT.get(parameter, {})
+    before_params = parameter_values(source, **context)
+    after_params = parameter_values(source, **context, **{parameter: BEHAVIOUR_PARAMETERS[parameter]})
     before, after = translate(before_params), translate(after_params)
     changed = [f for f in ALIASED_FUNCTIONS
                if behaviour(before, before_params, f) != behaviour(after, after_params, f)]
