@@ -283,7 +283,7 @@ def test_tokenize_and_decode_round_trip(handler: Any) -> None:
     ("/decode", {"ids": [[1], "a"]}, "invalid_inputs"),
     ("/decode", {"ids": [1], "skip_special_tokens": None}, "invalid_field"),
     ("/decode", {"ids": [1], "extra": 1}, "unknown_field"),
-    ("/decode", {"ids": [10**6]}, "invalid_request"),    # outside the vocabulary: the model's refusal
+    ("/decode", {"ids": [10**6]}, "invalid_token_id"),   # outside the vocabulary: the model's refusal
 ])
 def test_bad_tokenize_and_decode_bodies_are_refused(handler: Any, path: str, body: Any, code: str) -> None:
     assert refused(handler, path, body) == (422, code)

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..artifact import ManifestError
-from ..tasks.errors import TaskInputError
+from ..tasks.errors import UnknownTokenIdError
 from .base import DeviceChoice, InferenceBackend
 from .errors import BackendError
 
@@ -230,7 +230,7 @@ class OnnxBackend(InferenceBackend):
         for row in ids:
             for token_id in row:
                 if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < vocabulary:
-                    raise TaskInputError(f"token id {token_id!r} is not in this model's vocabulary "
+                    raise UnknownTokenIdError(f"token id {token_id!r} is not in this model's vocabulary "
                                          f"(0 to {vocabulary - 1})")
         return list(self._tokenizer.decode_batch([list(row) for row in ids], skip_special_tokens=skip_special_tokens))
 

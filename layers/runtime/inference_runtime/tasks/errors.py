@@ -47,3 +47,9 @@ class DimensionsNotSupportedError(TaskInputError):
     Matryoshka-trained (truncating it would silently degrade its vectors), or the size is out of range."""
 
     code = "dimensions_not_supported"
+
+
+class UnknownTokenIdError(TaskInputError):
+    """Raised when ``/decode`` is given a token id outside the model's vocabulary."""
+
+    code = "invalid_token_id"
