@@ -13,7 +13,7 @@ import logging
 import re
 from pathlib import Path
 
-from tools.cost import PRESETS, estimate, load_prices
+from tools.cost import PRESETS, TEMPLATES, estimate, load_prices
 from tools.cost.__main__ import render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +23,7 @@ LABELS = {
     "premium-open": "premium open to a source range, 2 provisioned environments",
     "snapstart": "the standard tier on SnapStart",
     "gpu": "the GPU tier on",
+    "rag": "the RAG example: an embedder and a reranker ([docs/rag.md](docs/rag.md))",
 }
 
 
@@ -34,7 +35,8 @@ def tables() -> dict[str, str]:
     rows = ["| stack | parameters | USD a month, idle |", "|---|---|---:|"]
     for name, label in LABELS.items():
         params = ", ".join(f"`{k}={v}`" for k, v in PRESETS[name].items()) or "none"
-        rows.append(f"| {label} | {params} | {estimate(PRESETS[name], prices=prices).total:.2f} |")
+        result = estimate(PRESETS[name], prices=prices, template=TEMPLATES.get(name))
+        rows.append(f"| {label} | {params} | {result.total:.2f} |")
     defaults = render("defaults", estimate(PRESETS["defaults"], prices=prices), PRESETS["defaults"])
     return {"presets": "\n".join(rows), "defaults": defaults}
 

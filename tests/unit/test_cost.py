@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lambda_shared.emf import INIT_METRICS, PHASE_PREFIX
-from tools.cost import PRESETS, estimate, load_prices
+from tools.cost import PRESETS, TEMPLATES, estimate, load_prices
 from tools.cost.__main__ import main
 from tools.cost.model import PRICE_FILE, _Costing
 from tools.template.cfn import parameter_values, source_template, translate
@@ -182,3 +182,16 @@ def test_the_cli_prints_a_table_and_total_per_preset(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.count("| **total** |") == 2
     assert "### snapstart: StandardSnapStart=true" in out
+
+
+def test_the_rag_example_prices_its_served_model_from_its_generated_template(defaults: Any) -> None:
+    # GIVEN issue 15's RAG example (template.yaml's tiers plus a reranker served on its own function)
+    rag = estimate(PRESETS["rag"], template=TEMPLATES["rag"])
+    # THEN the reranker's keep-warm pings (read from keep-warm's WARM_TARGETS), its metrics, its alarm
+    # and the models' dashboard are priced beside everything the default stack has
+    pings = line(rag, "RerankerFunction keep-warm pings")
+    assert pings.usd > 0 and "2 a run" in pings.idles
+    for resource in ("RerankerFunction custom metrics", "RerankerColdStartAlarm", "ModelsDashboard"):
+        assert line(rag, resource).usd > 0
+    assert {x.resource for x in defaults.lines} <= {x.resource for x in rag.lines}
+    assert rag.total > defaults.total and not rag.unpriced

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from . import PRESETS, estimate, load_prices
+from . import PRESETS, TEMPLATES, estimate, load_prices
 from .model import Estimate
 
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Monthly idle cost, {prices['region']}, prices of {prices['date']} (tools/cost/prices-us-east-1.json)\n")
     for name, overrides in runs:
         try:
-            result = estimate(overrides, prices=prices)
+            result = estimate(overrides, prices=prices, template=TEMPLATES.get(name))
         except ValueError as error:
             print(f"tools.cost: {error}", file=sys.stderr)
             return 2

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lambda_shared.emf import INIT_METRICS, KEEP_WARM_COLD_PING, KEEP_WARM_PING
-from tools.template.cfn import Evaluator, parameter_values, source_template, translate
+from tools.template.cfn import Evaluator, parameter_values, source_template, translate, yaml_parse
 
 PRICE_FILE = Path(__file__).with_name("prices-us-east-1.json")
 SECONDS_PER_HOUR = 3600
@@ -77,16 +77,18 @@ def load_prices(path: Path = PRICE_FILE) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
-def estimate(overrides: dict[str, str] | None = None, *, prices: dict[str, Any] | None = None) -> Estimate:
-    """The monthly idle cost of the template deployed with the defaults plus ``overrides``."""
-    source = source_template()
+def estimate(overrides: dict[str, str] | None = None, *, prices: dict[str, Any] | None = None,
+             template: Path | None = None) -> Estimate:
+    """The monthly idle cost of the template (template.yaml, or ``template``: a generated one such as
+    examples/rag/template.yaml) deployed with the defaults plus ``overrides``."""
+    source = yaml_parse(template.read_text()) if template is not None else source_template()
     unknown = sorted(set(overrides or {}) - set(source["Parameters"]))
     if unknown:
         raise ValueError(f"unknown template parameter(s): {', '.join(unknown)} "
                          f"(template.yaml's Parameters names them; spelling is case-sensitive)")
     params = parameter_values(source, **(overrides or {}))
-    template = translate(params, template=source)
-    return _Costing(template, params, prices or load_prices()).run()
+    translated = translate(params, template=source)
+    return _Costing(translated, params, prices or load_prices()).run()
 
 
 class _Costing:
@@ -281,6 +283,25 @@ class _Costing:
                 count = int(values.get(name.removesuffix("_ALIAS_ARN") + "_WARM_COUNT", "0"))
                 if function and count:
                     warm[function] = count
+        warm.update(self.served_model_targets(raw.get("WARM_TARGETS"), values.get("WARM_TARGETS")))
+        return warm
+
+    def served_model_targets(self, raw: Any, value: str | None) -> dict[str, int]:
+        """WARM_TARGETS' served models (a generated ``!Sub [json, {Var: !Ref <Model>Function.Alias}]``):
+        function logical id -> its count, matched through the alias each variable names."""
+        if raw is None or value is None:
+            return {}
+        variables = raw.get("Fn::Sub", [None, {}])[1] if isinstance(raw, dict) else {}
+        functions = {}
+        for node in variables.values():
+            alias = self.target(node)
+            if alias:
+                functions[str(self.ev.value(node))] = self.function_of_alias(alias)
+        warm: dict[str, int] = {}
+        for target in json.loads(value):
+            function = functions.get(str(target.get("function")))
+            if function and int(target.get("count", 0)):
+                warm[function] = int(target["count"])
         return warm
 
     def keep_warm(self) -> None:
