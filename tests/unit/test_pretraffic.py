@@ -8,6 +8,7 @@ tests/integration/test_pretraffic.py.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import sys
@@ -68,11 +69,13 @@ class FakeLambda:
     /warm from ``instances`` in turn and /predict with one embedding; ``calls`` in order."""
 
     def __init__(self, statuses: list[dict[str, Any] | Exception] | None = None, *,
-                 instances: list[str] | None = None, warm_status: int = 200, predict_status: int = 200) -> None:
+                 instances: list[str] | None = None, warm_status: int = 200, predict_status: int = 200,
+                 task: str = "embeddings") -> None:
         self.statuses = statuses or [NotFound("ProvisionedConcurrencyConfigNotFoundException")]
         self.instances = list(instances or ["i-1", "i-2", "i-3"])
-        self.warm_status, self.predict_status = warm_status, predict_status
+        self.warm_status, self.predict_status, self.task = warm_status, predict_status, task
         self.calls: list[tuple[str, Any]] = []
+        self.predict_bodies: list[dict[str, Any]] = []
 
     def get_provisioned_concurrency_config(self, *, FunctionName: str, Qualifier: str) -> dict[str, Any]:  # noqa: N803
         self.calls.append(("pc", (FunctionName, Qualifier)))
@@ -91,7 +94,10 @@ class FakeLambda:
             status = self.warm_status
             if status != 200:
                 body = {"error": "model not ready: no manifest.json", "code": "model_not_ready"}
+        elif event["path"] == "/openapi.json":
+            status, body = 200, {"openapi": "3.1.0", "info": {"x-model": {"name": "m", "task": self.task}}}
         else:
+            self.predict_bodies.append(json.loads(event["body"]))
             status = self.predict_status
             body = {"outputs": [[0.1, 0.2]], "model": "m", "instance": "i-1", "cold_start": False}
             if status != 200:
@@ -148,7 +154,7 @@ def test_ready_at_once_then_pings_then_succeeded(capsys: pytest.CaptureFixture[s
     # WHEN CodeDeploy invokes the hook
     verdict = hook(lambda_, codedeploy, clock)
     # THEN one poll, no sleep, then 3 /warm and the smoke /predict of the version itself, then Succeeded
-    assert [kind for kind, _ in lambda_.calls] == ["pc", "/warm", "/warm", "/warm", "/predict"]
+    assert [kind for kind, _ in lambda_.calls] == ["pc", "/warm", "/warm", "/warm", "/openapi.json", "/predict"]
     assert lambda_.calls[0][1] == ("arn:aws:lambda:us-east-1:000000000000:function:StandardFunction", "7")
     assert {target for kind, target in lambda_.calls[1:]} == {VERSION}
     assert clock.sleeps == []
@@ -253,6 +259,21 @@ def test_a_smoke_predict_that_fails_is_refused() -> None:
     assert "the smoke /predict failed: HTTP 400: inputs must be a list" in verdict["reason"]
 
 
+def test_the_smoke_body_follows_the_versions_task() -> None:
+    # GIVEN no PRETRAFFIC_SMOKE_BODY and a version serving a reranker (published to S3: no build
+    # argument states its task) WHEN the hook checks it THEN it reads the task from the version's own
+    # /openapi.json and sends a body a reranker accepts; an embedding model gets the inputs body
+    for task, field in (("reranking", "query"), ("embeddings", "inputs")):
+        lambda_, codedeploy = FakeLambda(task=task), FakeCodeDeploy()
+        hook(lambda_, codedeploy, FakeClock())
+        assert codedeploy.reports[0]["status"] == SUCCEEDED
+        assert field in lambda_.predict_bodies[0], (task, lambda_.predict_bodies)
+    # AND a body set by the template wins, without asking the task
+    lambda_ = FakeLambda(task="reranking")
+    hook(lambda_, FakeCodeDeploy(), FakeClock(), dataclasses.replace(CONFIG, smoke_body='{"inputs": ["x"]}'))
+    assert "/openapi.json" not in [path for path, _ in lambda_.calls] and lambda_.predict_bodies == [{"inputs": ["x"]}]
+
+
 def test_an_invoke_that_raises_is_refused_not_raised() -> None:
     class Unreachable(FakeLambda):
         def invoke(self, **kwargs: Any) -> dict[str, Any]:
@@ -310,7 +331,7 @@ def test_a_warm_count_of_zero_checks_one_environment() -> None:
     fake = FakeLambda()
     result = hook(fake, FakeCodeDeploy(), FakeClock(), config=config)
     assert result["status"] == SUCCEEDED
-    assert [path for path, _ in fake.calls if path != "pc"] == ["/warm", "/predict"]
+    assert [path for path, _ in fake.calls if path != "pc"] == ["/warm", "/openapi.json", "/predict"]
 
 
 def test_the_handler_answers_an_event_that_is_not_codedeploys_without_a_traceback(

@@ -76,6 +76,18 @@ def warm_environments(invoke: Callable[..., Any], function: str, *, tier: str, c
     return summary
 
 
+def served_task(invoke: Callable[..., Any], function: str, *, tier: str) -> str:
+    """The task the version's model serves, from its own /openapi.json (``info.x-model.task``)."""
+    event = alb_request_event("GET", "/openapi.json", headers={"user-agent": "pretraffic"}, tier=tier)
+    status, answer, error = _call(invoke, function, event)
+    model = answer.get("info", {}).get("x-model") if isinstance(answer.get("info"), dict) else None
+    task = model.get("task") if isinstance(model, dict) else None
+    if error or status != 200 or not isinstance(task, str):
+        raise CheckFailedError(f"the version's /openapi.json names no model task: "
+                               f"{error or _error_text(status, answer)}; set PRETRAFFIC_SMOKE_BODY")
+    return task
+
+
 def smoke_predict(invoke: Callable[..., Any], function: str, *, tier: str, body: str, model: str) -> dict[str, Any]:
     """One /predict of the version; CheckFailedError unless it answers 200 with outputs from ``model``."""
     event = alb_request_event("POST", "/predict", headers={"content-type": "application/json",

@@ -16,10 +16,10 @@ from typing import Any
 
 from lambda_shared.log import LazyLogger
 
-from .checks import smoke_predict, warm_environments
-from .errors import HookEventError
+from .checks import served_task, smoke_predict, warm_environments
+from .errors import CheckFailedError, HookEventError
 from .provisioned import wait_provisioned
-from .settings import HookConfig
+from .settings import SMOKE_BODIES, HookConfig
 
 logger = LazyLogger("pretraffic", default_service="pretraffic")
 
@@ -68,8 +68,14 @@ def check_version(config: HookConfig, lambda_client: Any, *, deadline: float, cl
     warm = warm_environments(lambda_client.invoke, config.version_arn, tier=config.tier, count=config.warm_count,
                              hold_ms=config.hold_ms)
     found["warm"] = warm
+    body = config.smoke_body
+    if body is None:
+        found["task"] = served_task(lambda_client.invoke, config.version_arn, tier=config.tier)
+        if found["task"] not in SMOKE_BODIES:
+            raise CheckFailedError(f"no smoke /predict body for task {found['task']!r}; set PRETRAFFIC_SMOKE_BODY")
+        body = SMOKE_BODIES[found["task"]]
     found["smoke"] = smoke_predict(lambda_client.invoke, config.version_arn, tier=config.tier,
-                                   body=config.smoke_body, model=warm["models"][0])
+                                   body=body, model=warm["models"][0])
     return found
 
 

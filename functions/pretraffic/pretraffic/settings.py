@@ -30,6 +30,14 @@ from lambda_shared.settings import ConfigError, resolve, resolve_bool, resolve_i
 
 #: The smoke request's body: one short input, which the embeddings and classification tasks take.
 DEFAULT_SMOKE_BODY = '{"inputs": ["pre-traffic smoke test"]}'
+#: The smoke /predict body for each task, when PRETRAFFIC_SMOKE_BODY names none: the hook reads the
+#: version's task from its own /openapi.json (info.x-model.task), so a reranker published to S3,
+#: whose task no build argument states, still gets a body it accepts.
+SMOKE_BODIES = {
+    "embeddings": DEFAULT_SMOKE_BODY,
+    "classification": DEFAULT_SMOKE_BODY,
+    "reranking": '{"query": "pre-traffic smoke test", "documents": ["a document", "another document"]}',
+}
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,8 @@ class HookConfig:
     wait_provisioned: bool = True
     timeout_s: int = 600
     poll_s: int = 5
-    smoke_body: str = DEFAULT_SMOKE_BODY
+    #: None: chosen by the version's task (SMOKE_BODIES)
+    smoke_body: str | None = None
     lambda_endpoint_url: str | None = None
     codedeploy_endpoint_url: str | None = None
 
@@ -72,9 +81,9 @@ class HookConfig:
                 or not parts[7].isdigit():
             raise ConfigError(f"{PRETRAFFIC_VERSION_ARN}={version_arn!r} is not a published version's ARN "
                               "(arn:aws:lambda:REGION:ACCOUNT:function:NAME:NUMBER)")
-        smoke_body = str(resolve(PRETRAFFIC_SMOKE_BODY, None, DEFAULT_SMOKE_BODY, env))
+        smoke_body = resolve(PRETRAFFIC_SMOKE_BODY, None, None, env)
         try:
-            parsed: Any = json.loads(smoke_body)
+            parsed: Any = json.loads(smoke_body) if smoke_body is not None else {}
         except ValueError as exc:
             raise ConfigError(f"{PRETRAFFIC_SMOKE_BODY} is not JSON ({exc}); give the /predict body, "
                               f"e.g. {DEFAULT_SMOKE_BODY}") from exc
