@@ -82,6 +82,10 @@ def test_the_default_prompt_is_applied_and_named_on_every_embedding_route(handle
     status, answer, _ = send(handler, "/v1/embeddings", {"input": TEXTS})
     assert status == 200 and answer["prompt_name"] == DEFAULT_PROMPT
     assert all(close(d["embedding"], e) for d, e in zip(answer["data"], by_hand, strict=True))
+    # AND usage counts what the model read, the prompt's tokens included
+    prompted_tokens = prompted.count_tokens([PROMPTS[DEFAULT_PROMPT] + t for t in TEXTS])
+    assert prompted_tokens > prompted.count_tokens(TEXTS)
+    assert answer["usage"] == {"prompt_tokens": prompted_tokens, "total_tokens": prompted_tokens}
     status, answer, _ = send(handler, "/predict", {"inputs": TEXTS})
     assert status == 200 and answer["prompt_name"] == DEFAULT_PROMPT and close(answer["outputs"][1], by_hand[1])
     status, vectors, headers = send(handler, "/embed", {"inputs": TEXTS})

@@ -46,7 +46,9 @@ def openai_embeddings(raw: bytes, model: Model, description: ModelDescription, l
                             wanted=body["dimensions"])
     if not description.spec.normalize:
         vectors = l2_normalized(vectors)  # OpenAI's embeddings are unit vectors; clients rely on it
-    tokens = model.count_tokens(body["input"])
+    # usage counts what the model read: the prompted texts when a prompt was applied
+    prefix = description.spec.prompts.get(prompt, "") if prompt else ""
+    tokens = model.count_tokens([prefix + text for text in body["input"]] if prefix else body["input"])
     encode = to_base64 if body["encoding_format"] == "base64" else (lambda vector: vector)
     return {
         "object": "list",
