@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import sys
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -272,6 +273,25 @@ def test_the_smoke_body_follows_the_versions_task() -> None:
     lambda_ = FakeLambda(task="reranking")
     hook(lambda_, FakeCodeDeploy(), FakeClock(), dataclasses.replace(CONFIG, smoke_body='{"inputs": ["x"]}'))
     assert "/openapi.json" not in [path for path, _ in lambda_.calls] and lambda_.predict_bodies == [{"inputs": ["x"]}]
+
+
+def test_a_call_that_hangs_is_a_failed_verdict_within_the_hooks_budget() -> None:
+    # GIVEN a version whose /warm never answers (each invoke may wait up to the function's timeout)
+    release = threading.Event()
+
+    class Hanging(FakeLambda):
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            release.wait(30)
+            return super().invoke(**kwargs)
+
+    codedeploy = FakeCodeDeploy()
+    try:
+        # WHEN the hook has 0.2 s left THEN it reports Failed by its deadline instead of ending with no verdict
+        verdict = hook(Hanging(), codedeploy, FakeClock(), budget_s=0.2)
+    finally:
+        release.set()
+    assert codedeploy.reports[0]["status"] == FAILED
+    assert "DeadlineError: the checks did not finish" in verdict["reason"]
 
 
 def test_an_invoke_that_raises_is_refused_not_raised() -> None:

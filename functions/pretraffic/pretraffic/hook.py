@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
 from lambda_shared.log import LazyLogger
 
 from .checks import served_task, smoke_predict, warm_environments
-from .errors import CheckFailedError, HookEventError
+from .errors import CheckFailedError, DeadlineError, HookEventError
 from .provisioned import wait_provisioned
 from .settings import SMOKE_BODIES, HookConfig
 
@@ -79,6 +81,20 @@ def check_version(config: HookConfig, lambda_client: Any, *, deadline: float, cl
     return found
 
 
+def _within(seconds: float, check: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``check(*args, **kwargs)``, or DeadlineError after ``seconds``: a /warm or smoke call that hangs
+    (each may wait up to the function's timeout) must not outlive the hook, which would then end
+    with no verdict and leave CodeDeploy waiting an hour. The check's thread is left to Lambda's
+    end of the invocation."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pretraffic-check")
+    try:
+        return pool.submit(check, *args, **kwargs).result(timeout=max(0.0, seconds))
+    except FutureTimeout:
+        raise DeadlineError(f"the checks did not finish within the hook's {seconds:.0f} s") from None
+    finally:
+        pool.shutdown(wait=False)
+
+
 def run_hook(event: Any, *, config: Callable[[], HookConfig], lambda_client: Callable[[HookConfig], Any],
              codedeploy_client: Callable[[], Any], clock: Callable[[], float],
              sleep: Callable[[float], None], budget_s: float | None = None) -> dict[str, Any]:
@@ -100,7 +116,8 @@ def run_hook(event: Any, *, config: Callable[[], HookConfig], lambda_client: Cal
             "event": "pretraffic_start", "deployment_id": lifecycle.deployment_id, "version": settings.version_arn,
             "tier": settings.tier, "warm_count": settings.warm_count, "hold_ms": settings.hold_ms,
             "deadline_s": round(limit, 3)})
-        found = check_version(settings, lambda_client(settings), deadline=started + limit, clock=clock, sleep=sleep)
+        found = _within(limit - (clock() - started), check_version, settings, lambda_client(settings),
+                        deadline=started + limit, clock=clock, sleep=sleep)
         verdict = Verdict(SUCCEEDED, f"{settings.warm_count} environment(s) warm and the smoke /predict answered",
                           found)
     except Exception as exc:  # every failure is a verdict: CodeDeploy must hear one
