@@ -189,7 +189,7 @@ def in_process_server() -> Iterator[InProcessServer]:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from inference_runtime.api.events import alb_request_event
+    from lambda_shared.events import alb_request_event
 
     class Adapter(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from inference_runtime.api.events import warm_event
+from lambda_shared.events import warm_event
 from tools.lifecycle_model import DEFAULT_LIFECYCLE, LifecycleModel
 
 from .emulator import FUNCTIONS, REPO_ROOT, FunctionSpec, check_runtime_ready

@@ -11,9 +11,6 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
-# Re-exported only for tools/local/deployment.py and tests/integration/test_ecosystem_clients.py,
-# until they import the core's.
-from lambda_shared.events import alb_request_event, warm_event
 from lambda_shared.tiers import TIER_HEADER, TIER_NAMES
 
 from .errors import BadRequestError, quote
@@ -22,7 +19,7 @@ from .fields import json_type
 if TYPE_CHECKING:
     from .router import Request
 
-__all__ = ["alb_request_event", "check_alb_event", "inference_body", "warm_event"]
+__all__ = ["check_alb_event", "inference_body"]
 
 # The fields of an ALB request event the router reads that may be null or left out, by the
 # shape they must have otherwise; "httpMethod" and "path" must be strings. The rest is ignored.

@@ -137,11 +137,6 @@ class ModelSpec:
             raise ManifestError(f"model.matryoshka_dimensions must be distinct and largest first, "
                                 f"got {list(self.matryoshka_dimensions)}")
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """TRANSITIONAL, for api/served.py only (it reads ``manifest.model`` as the old dict) until the
-        API codes against ``InferenceService.describe()``; remove with that switch."""
-        return {"embedding_dim": self.dimensions, "normalize": self.normalize}.get(key, default)
-
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "task": self.task.value,
