@@ -26,6 +26,15 @@ def tiny_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def prompted_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny embeddings model with prompts, a default prompt and Matryoshka sizes
+    (``tests.tiny_models.prompted_artifact``), exported once per session. Read-only."""
+    from tests.tiny_models import prompted_artifact
+
+    return prompted_artifact(tmp_path_factory.mktemp("prompted-shared"))
+
+
+@pytest.fixture(scope="session")
 def artifact_dir() -> Path:
     """The real all-MiniLM-L6-v2 ONNX artifact, built from the bundled weights if missing."""
     if not (ARTIFACT_DIR / "manifest.json").is_file():

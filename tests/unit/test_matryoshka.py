@@ -17,24 +17,23 @@ from inference_runtime.lifecycle.timing import RequestTimings
 from inference_runtime.service import InferenceService
 from inference_runtime.tasks import TaskInputError
 from inference_runtime.tasks.errors import DimensionsNotSupportedError, UnknownPromptError
-from tests.tiny_models import MATRYOSHKA, MAX_POSITIONS, PROMPTS, prompted_artifact, tiny_artifact
+from tests.tiny_models import MATRYOSHKA, MAX_POSITIONS, PROMPTS
 from tools.export import ExportError, build
 
 TEXTS = ["hello world", "the quick brown fox jumps over the lazy dog"]
 
 
 @pytest.fixture(scope="module")
-def prompted(tmp_path_factory: pytest.TempPathFactory) -> InferenceService:
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=prompted_artifact(
-        tmp_path_factory.mktemp("prompted"))))
+def prompted(prompted_artifact_dir: Path) -> InferenceService:
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=prompted_artifact_dir))
     service.start()
     assert service.ready, service.error
     return service
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory) -> InferenceService:
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact(tmp_path_factory.mktemp("plain"))))
+def plain(tiny_artifact_dir: Path) -> InferenceService:
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=tiny_artifact_dir))
     service.start()
     assert service.ready, service.error
     return service

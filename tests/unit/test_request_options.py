@@ -24,7 +24,7 @@ from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
 from lambda_shared.events import alb_request_event
-from tests.tiny_models import DEFAULT_PROMPT, MATRYOSHKA, MAX_POSITIONS, PROMPTS, prompted_artifact
+from tests.tiny_models import DEFAULT_PROMPT, MATRYOSHKA, MAX_POSITIONS, PROMPTS
 from tests.unit.fake_services import FakeService
 
 TEXTS = ["hello world", "the quick brown fox jumps over the lazy dog"]
@@ -32,9 +32,8 @@ LONG = " ".join(["word"] * (MAX_POSITIONS * 2))  # past the tiny model's maximum
 
 
 @pytest.fixture(scope="module")
-def prompted(tmp_path_factory: pytest.TempPathFactory) -> InferenceService:
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=prompted_artifact(
-        tmp_path_factory.mktemp("options"))))
+def prompted(prompted_artifact_dir: Path) -> InferenceService:
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=prompted_artifact_dir))
     service.start()
     assert service.ready, service.error
     return service
