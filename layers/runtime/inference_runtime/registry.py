@@ -3,13 +3,17 @@
     {"models": {
        "all-MiniLM-L6-v2":        {"source": "bundled"},
        "all-MiniLM-L6-v2-remote": {"source": "s3://my-bucket/models/all-MiniLM-L6-v2/0737442ed8dd/",
-                                   "manifest_sha256": "…", "version": "0737442ed8dd"}}}
+                                   "manifest_sha256": "…", "version": "0737442ed8dd"},
+       "all-mpnet-base-v2-efs":   {"source": "file:///mnt/models/all-mpnet-base-v2/4f1c0e2a9b7d/",
+                                   "manifest_sha256": "…", "version": "4f1c0e2a9b7d"}}}
 
 A function serves the model MODEL_NAME names; each tier can name a different one.
 The registry ships with the code (the image, the zip), so the only places a function
 ever fetches from are the ones written here, and nothing in a request can change that.
 An S3 entry pins its manifest's sha256 (``tools.publish`` writes it), and the manifest
-pins every file's: one chain of hashes from the code to the weights.
+pins every file's: one chain of hashes from the code to the weights. A ``file://`` entry
+(an artifact directory on a mounted file system: EFS or S3 Files, ``cache/mounted.py``)
+pins it the same way: the sha256 of the ``manifest.json`` copied there.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from lambda_shared.settings import ConfigError
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    source: str                        # "bundled" or "s3://bucket/prefix/"
+    source: str                        # "bundled", "s3://bucket/prefix/" or "file:///mnt/path/"
     manifest_sha256: str | None = None
     version: str | None = None
 
@@ -43,11 +47,17 @@ def load_registry(path: Path) -> dict[str, ModelEntry]:
     models = {}
     for name, record in (data.get("models") or {}).items():
         source = record.get("source", "")
-        if source != "bundled" and not source.startswith("s3://"):
-            raise ConfigError(f"{path}: model {name!r} has source {source!r}; use 'bundled' or s3://bucket/prefix/")
+        if source != "bundled" and not source.startswith(("s3://", "file:///")):
+            raise ConfigError(f"{path}: model {name!r} has source {source!r}; use 'bundled' or s3://bucket/prefix/, "
+                              "or file:///mnt/<path>/ for a mounted file system")
         if source.startswith("s3://") and not record.get("manifest_sha256"):
             raise ConfigError(f"{path}: model {name!r} comes from S3 but pins no manifest_sha256; "
                               "publish it with tools.publish, which writes the entry")
+        if source.startswith("file:///") and not record.get("manifest_sha256"):
+            # A shared file system is writable by others: the pin is what makes its bytes ours.
+            raise ConfigError(f"{path}: model {name!r} comes from a mounted file system but pins no "
+                              "manifest_sha256; add the sha256 of the manifest.json copied there "
+                              "(sha256sum <dir>/manifest.json)")
         models[name] = ModelEntry(name, source, record.get("manifest_sha256"), record.get("version"))
     return models
 

@@ -3,7 +3,9 @@
     L1 MemoryTier     what this process has already verified (and the loaded model itself)
     L2 DiskTier       /tmp, bounded, LRU, verified again before reuse
     L3 a Source       BundledSource: the image's files, read in place;
-                      S3Source: parallel ranged GETs of zstd frames, verified while streaming
+                      S3Source: parallel ranged GETs of zstd frames, verified while streaming;
+                      MountedSource: a shared file system (EFS, S3 Files), copied to /tmp
+                      while hashed (mounted.py says why not in place)
 
 ``get(entry)`` returns the path of a local copy whose bytes match the manifest's
 sha256, laid out as the manifest names it (``<view>/<entry.path>``), so a loader can
@@ -30,6 +32,7 @@ from .bundled import BundledSource
 from .disk import DiskTier
 from .errors import CacheCapacityError, CacheError, FetchError
 from .memory import MemoryTier
+from .mounted import MountedSource
 from .s3 import S3Source
 from .stats import FetchStats
 
@@ -100,9 +103,9 @@ class ModelCache:
 
 
 def source_for(entry: ModelEntry, config: RuntimeConfig) -> Source:
-    """The Source the registry entry's URI names: ``bundled`` (the image's files) or ``s3://``.
+    """The Source the registry entry's URI names: ``bundled`` (the image's files), ``s3://`` or ``file://``.
 
-    Room for another scheme (a mounted file system) is one branch here. A source holding
+    ``file://`` is a mounted file system (an EFS or S3 Files access point). A source holding
     a client registers dropping it as SnapStart restore work, so a restored copy of the
     environment makes its own connections and credentials.
     """
@@ -114,6 +117,8 @@ def source_for(entry: ModelEntry, config: RuntimeConfig) -> Source:
         remote = S3Source(entry.source, parallelism=config.s3_parallelism, max_attempts=config.s3_attempts)
         on_restore(remote.reset)
         return remote
+    if entry.source.startswith("file://"):
+        return MountedSource(entry.source)
     # The registry refuses other schemes when it is read; this is its invariant.
     raise ValueError(f"model {entry.name!r}: no source reads {entry.source!r}")
 
@@ -129,5 +134,5 @@ def cache_for(entry: ModelEntry, config: RuntimeConfig) -> ModelCache:
 
 __all__ = [
     "BundledSource", "CacheCapacityError", "CacheError", "DiskTier", "FetchError", "FetchStats", "MemoryTier",
-    "ModelCache", "S3Source", "Source", "Tier", "cache_for", "source_for",
+    "ModelCache", "MountedSource", "S3Source", "Source", "Tier", "cache_for", "source_for",
 ]
