@@ -21,6 +21,8 @@ from lambda_shared.env import (
     AWS_LAMBDA_MAX_CONCURRENCY,
     LAMBDA_TASK_ROOT,
     LATENCY_TIER,
+    MAX_BATCH_TOKENS,
+    MAX_BATCH_WAIT_MS,
     MAX_BODY_BYTES,
     MAX_INPUT_CHARS,
     MAX_INPUTS,
@@ -32,6 +34,9 @@ from lambda_shared.env import (
     MODEL_NAME,
     MODEL_REGISTRY,
     MODEL_RETRY_SECONDS,
+    MODEL_SERVER,
+    MODEL_SERVER_START_TIMEOUT_S,
+    MODEL_SERVER_TIMEOUT_S,
     ORT_CUDA_PROVIDER_OPTIONS,
     ORT_EXECUTION_PROVIDER,
     ORT_INTRA_OP_THREADS,
@@ -60,6 +65,9 @@ DEFAULT_CACHE_DIR = "/tmp/model-cache"  # nosec B108
 
 #: ORT_EXECUTION_PROVIDER: auto (CUDA when onnxruntime-gpu and a GPU are there, else CPU), cuda, cpu
 EXECUTION_PROVIDERS = ("auto", "cuda", "cpu")
+#: MODEL_SERVER: off (each process its own session, as on Lambda on demand) or shared (one model
+#: server per execution environment, the workers send it token ids: Lambda Managed Instances)
+MODEL_SERVER_MODES = ("off", "shared")
 
 
 def resolve_prepacking(explicit: bool | None = None, *, workers: int = 1,
@@ -129,6 +137,14 @@ class RuntimeConfig:
     warmup_sequence_lengths: tuple[int, ...] = (16,)
     warmup_iterations: int = 2
     metrics_namespace: str = "FastInference"
+    #: off, or shared: the environment's model server runs the graph (inference_runtime.modelserver)
+    model_server: str = "off"
+    #: the model server's batch bound, rows x longest row (TEI's default)
+    max_batch_tokens: int = 16_384
+    #: how long a batch's oldest request may wait for more (0: run whatever is queued when the model is free)
+    max_batch_wait_ms: int = 0
+    model_server_timeout_s: int = 30
+    model_server_start_timeout_s: int = 300
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **explicit: object) -> RuntimeConfig:
@@ -175,4 +191,11 @@ class RuntimeConfig:
             warmup_iterations=num(WARMUP_ITERATIONS, "warmup_iterations", 2, 0, 100),
             metrics_namespace=str(resolve(METRICS_NAMESPACE, explicit.get("metrics_namespace"),
                                           "FastInference", env)),
+            model_server=resolve_choice(MODEL_SERVER, explicit.get("model_server"), "off", MODEL_SERVER_MODES, env),
+            max_batch_tokens=num(MAX_BATCH_TOKENS, "max_batch_tokens", 16_384, 1, 1_048_576),
+            max_batch_wait_ms=num(MAX_BATCH_WAIT_MS, "max_batch_wait_ms", 0, 0, 10_000),
+            model_server_timeout_s=num(MODEL_SERVER_TIMEOUT_S, "model_server_timeout_s", 30, 1, 900),
+            # Managed Instances allow an init of up to 15 minutes; a server loading from S3 may take most of it.
+            model_server_start_timeout_s=num(MODEL_SERVER_START_TIMEOUT_S, "model_server_start_timeout_s",
+                                             300, 1, 900),
         )

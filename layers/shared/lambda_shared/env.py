@@ -29,6 +29,16 @@ WARMUP_BATCH_SIZES = "WARMUP_BATCH_SIZES"
 WARMUP_SEQUENCE_LENGTHS = "WARMUP_SEQUENCE_LENGTHS"
 WARMUP_ITERATIONS = "WARMUP_ITERATIONS"
 CUDA_MODULE_LOADING = "CUDA_MODULE_LOADING"
+# One model server per execution environment (off | shared): on Lambda Managed Instances the
+# worker processes send token ids to it instead of each holding a session (docs/workers.md).
+MODEL_SERVER = "MODEL_SERVER"
+# The model server's dynamic batching, Text Embeddings Inference's knobs: a batch's padded
+# size (rows x longest row) and how long its oldest request may wait for company (0: never).
+MAX_BATCH_TOKENS = "MAX_BATCH_TOKENS"
+MAX_BATCH_WAIT_MS = "MAX_BATCH_WAIT_MS"
+# Seconds a worker waits for the model server's answer, and for a (re)started server to be ready.
+MODEL_SERVER_TIMEOUT_S = "MODEL_SERVER_TIMEOUT_S"
+MODEL_SERVER_START_TIMEOUT_S = "MODEL_SERVER_START_TIMEOUT_S"
 OPENBLAS_NUM_THREADS = "OPENBLAS_NUM_THREADS"
 
 # --- both functions -----------------------------------------------------------------

@@ -1,0 +1,174 @@
+"""Dynamic batching: requests from every worker in one queue, closed into batches by tokens and wait.
+
+The knobs are Text Embeddings Inference's: MAX_BATCH_TOKENS bounds a batch's padded size
+(rows x longest row: what the graph computes), and MAX_BATCH_WAIT_MS how long the oldest
+request may wait for company. A batch closes when
+
+- it is full: the next request would take it over MAX_BATCH_TOKENS; or
+- its oldest request has waited MAX_BATCH_WAIT_MS. The default, 0, is TEI's own queue:
+  whatever is queued when the model is free is one batch, so a lone request never waits,
+  and under load batches form by themselves while the model runs the previous one.
+
+Grouping by length limits padding: the oldest request is always in the next batch (no
+request starves), and the others join it nearest in length first. Each request keeps
+its rows; ``merge`` re-pads them to the batch's longest real row (from the attention
+mask) and ``split`` routes the output rows back to their requests.
+
+The clock is injected, so tests close batches by wait without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: what fills each graph input's padding: the manifest's padding token for input_ids, 0 otherwise
+PADDED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@dataclass
+class Request:
+    """One worker's request: its input arrays (rows x length) and where its answer goes."""
+
+    rows: int
+    length: int
+    feeds: Mapping[str, Any] = field(default_factory=dict)
+    #: called once with (output rows, None) or (None, the error)
+    reply: Callable[[Any, BaseException | None], None] = lambda output, error: None
+    arrival: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.rows * self.length
+
+
+def batch_tokens(requests: Sequence[Request]) -> int:
+    """The padded size of a batch: its rows times its longest row."""
+    if not requests:
+        return 0
+    return sum(r.rows for r in requests) * max(r.length for r in requests)
+
+
+def select(pending: Sequence[Request], max_batch_tokens: int) -> tuple[list[Request], bool]:
+    """The next batch from ``pending`` (oldest first), and whether it is full.
+
+    The oldest request is always taken, even alone over the limit (it is refused nowhere
+    else); the others join nearest in length first, then oldest first, while the padded
+    size stays within ``max_batch_tokens``. Full: some request was left out for lack of room.
+    """
+    if not pending:
+        return [], False
+    oldest = pending[0]
+    chosen = [oldest]
+    rows, longest, full = oldest.rows, oldest.length, False
+    others = sorted(enumerate(pending[1:]), key=lambda item: (abs(item[1].length - oldest.length), item[0]))
+    for _, request in others:
+        cost = (rows + request.rows) * max(longest, request.length)
+        if cost > max_batch_tokens:
+            full = True
+            continue
+        chosen.append(request)
+        rows, longest = rows + request.rows, max(longest, request.length)
+    return chosen, full or rows * longest >= max_batch_tokens
+
+
+class BatchQueue:
+    """The server's queue: ``put`` from the connection threads, ``take`` from the one batch loop."""
+
+    def __init__(self, *, max_batch_tokens: int, max_wait_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_batch_tokens = max_batch_tokens
+        self.max_wait_s = max_wait_s
+        self._clock = clock
+        self._pending: list[Request] = []
+        self._changed = threading.Condition()
+        self._closed = False
+
+    def put(self, request: Request) -> None:
+        with self._changed:
+            request.arrival = self._clock()
+            self._pending.append(request)
+            self._changed.notify()
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._pending)
+
+    def close(self) -> list[Request]:
+        """Stop taking batches; the requests still queued (the caller answers them)."""
+        with self._changed:
+            self._closed = True
+            left, self._pending = self._pending, []
+            self._changed.notify_all()
+            return left
+
+    def poll(self) -> tuple[list[Request], float | None]:
+        """The batch to run now (empty if none is closed yet), and how long until one could close
+        (None: nothing is queued). Never blocks: ``take`` waits on it, tests call it with a fake clock."""
+        with self._changed:
+            return self._poll_locked()
+
+    def take(self, timeout: float | None = None) -> list[Request]:
+        """Block until a batch closes and return it (empty when the queue was closed or ``timeout`` passed)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            while not self._closed:
+                batch, wait = self._poll_locked()
+                if batch:
+                    return batch
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return []
+                    wait = left if wait is None else min(wait, left)
+                self._changed.wait(wait)
+            return []
+
+    def _poll_locked(self) -> tuple[list[Request], float | None]:
+        if not self._pending:
+            return [], None
+        batch, full = select(self._pending, self.max_batch_tokens)
+        waited = self._clock() - self._pending[0].arrival
+        if full or waited >= self.max_wait_s:
+            taken = {id(r) for r in batch}
+            self._pending = [r for r in self._pending if id(r) not in taken]
+            return batch, None
+        return [], self.max_wait_s - waited
+
+
+def merge(requests: Sequence[Request], input_names: Sequence[str], pad_token_id: int) -> dict[str, Any]:
+    """The batch's input arrays: every request's rows, re-padded to the longest real row of the batch.
+
+    A request comes padded to its own longest row; its real lengths are its attention
+    mask's sums, so rows are cut or padded to the batch's longest (padding: the model's
+    padding token for input_ids, 0 for the mask and the token types), which the mask hides
+    from pooling exactly as in a request run alone.
+    """
+    import numpy as np  # the server has it loaded with the backend
+
+    lengths = [int(np.asarray(r.feeds["attention_mask"]).sum(axis=1).max(initial=0)) for r in requests]
+    width = max(max(lengths, default=0), 1)
+    merged: dict[str, Any] = {}
+    for name in input_names:
+        fill = pad_token_id if name == "input_ids" else 0
+        out = np.full((sum(r.rows for r in requests), width), fill, dtype=np.int64)
+        row = 0
+        for request in requests:
+            array = np.asarray(request.feeds[name], dtype=np.int64)
+            keep = min(width, array.shape[1])
+            out[row:row + request.rows, :keep] = array[:, :keep]
+            row += request.rows
+        merged[name] = out
+    return merged
+
+
+def split(output: Any, requests: Sequence[Request]) -> list[Any]:
+    """The output's rows back to their requests, in the batch's order (axis 0: one row per input row)."""
+    parts, row = [], 0
+    for request in requests:
+        parts.append(output[row:row + request.rows])
+        row += request.rows
+    return parts
