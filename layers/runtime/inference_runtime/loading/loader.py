@@ -87,7 +87,7 @@ class ModelLoader:
             manifest, cache = self._open_model()
             attrs.update(model=manifest.name, version=manifest.version, format=manifest.format,
                          source=cache.source.name)
-        backend_type = backend_for(manifest.format)
+        backend_type = backend_for(manifest.format, self.config)
         entries = backend_type.files(manifest)
 
         # Nothing reaches the backend unless its bytes matched the manifest just before
