@@ -1,0 +1,124 @@
+"""The model server's batch queue: closing by tokens and by wait (an injected clock), grouping
+by length, and routing each output row back to its request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from inference_runtime.modelserver.batching import BatchQueue, Request, batch_tokens, merge, select, split
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def req(rows: int, length: int, tag: str = "") -> Request:
+    request = Request(rows=rows, length=length)
+    request.tag = tag  # type: ignore[attr-defined]
+    return request
+
+
+def tags(batch: list[Request]) -> list[str]:
+    return [r.tag for r in batch]  # type: ignore[attr-defined]
+
+
+def test_a_lone_request_closes_at_once_with_no_wait() -> None:
+    # GIVEN the default queue (MAX_BATCH_WAIT_MS=0) and a clock that never moves
+    clock = FakeClock()
+    queue = BatchQueue(max_batch_tokens=1000, max_wait_s=0.0, clock=clock)
+    # WHEN one request is queued
+    queue.put(req(1, 10, "a"))
+    # THEN it is a batch at once: nothing waits for company
+    batch, wait = queue.poll()
+    assert tags(batch) == ["a"] and wait is None
+    assert len(queue) == 0
+
+
+def test_a_batch_waits_for_company_until_max_wait_then_closes() -> None:
+    # GIVEN a 1 s wait (times exact in binary, so the clock's sums are exact)
+    clock = FakeClock()
+    queue = BatchQueue(max_batch_tokens=1000, max_wait_s=1.0, clock=clock)
+    queue.put(req(1, 10, "a"))
+    # WHEN less than the wait has passed THEN no batch yet, and the queue says how long is left
+    clock.now += 0.25
+    batch, wait = queue.poll()
+    assert batch == [] and wait == 0.75
+    # WHEN another arrives and the wait runs out THEN both leave together
+    queue.put(req(1, 12, "b"))
+    clock.now += 0.75
+    batch, _ = queue.poll()
+    assert tags(batch) == ["a", "b"]
+
+
+def test_a_batch_closes_early_when_full_by_tokens() -> None:
+    # GIVEN a long wait but room for 40 padded tokens
+    clock = FakeClock()
+    queue = BatchQueue(max_batch_tokens=40, max_wait_s=10.0, clock=clock)
+    for tag in "abc":
+        queue.put(req(1, 15, tag))
+    # WHEN polled before any wait has passed
+    batch, _ = queue.poll()
+    # THEN two rows of 15 (30 tokens) leave now: a third would make 45
+    assert tags(batch) == ["a", "b"]
+    # AND the third waits for its own company
+    batch, wait = queue.poll()
+    assert batch == [] and wait == pytest.approx(10.0)
+
+
+def test_the_oldest_request_always_leaves_even_alone_over_the_limit() -> None:
+    chosen, full = select([req(8, 256, "big"), req(1, 4, "small")], max_batch_tokens=100)
+    assert tags(chosen) == ["big"] and full
+
+
+def test_requests_join_the_oldest_nearest_in_length_first() -> None:
+    # GIVEN the oldest at 100 tokens, others at 10, 95 and 110; room for 3 rows of 110
+    pending = [req(1, 100, "oldest"), req(1, 10, "short"), req(1, 95, "near"), req(1, 110, "longer")]
+    chosen, full = select(pending, max_batch_tokens=330)
+    # THEN the near lengths join; the short one is left for a batch of its own length
+    assert tags(chosen) == ["oldest", "near", "longer"] and full
+    assert batch_tokens(chosen) == 330
+
+
+def test_merge_repads_to_the_batchs_longest_real_row_and_split_routes_rows_back() -> None:
+    # GIVEN two requests padded to their own longest rows (pad id 0 in the ids, mask 0)
+    a = Request(rows=2, length=3, feeds={"input_ids": np.array([[101, 7, 102, 0, 0], [101, 8, 9, 10, 102]]),
+                                         "attention_mask": np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])})
+    b = Request(rows=1, length=3, feeds={"input_ids": np.array([[101, 5, 102]]),
+                                         "attention_mask": np.array([[1, 1, 1]])})
+    # WHEN merged with padding id 9
+    merged = merge([a, b], ["input_ids", "attention_mask"], pad_token_id=9)
+    # THEN one array of 3 rows, 5 wide (the longest real row), padded with the model's id and mask 0
+    assert merged["input_ids"].tolist() == [[101, 7, 102, 0, 0], [101, 8, 9, 10, 102], [101, 5, 102, 9, 9]]
+    assert merged["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
+    assert merged["input_ids"].dtype == np.int64
+    # AND the output's rows go back to their requests, in order
+    output = np.arange(6, dtype=np.float32).reshape(3, 2)
+    parts = split(output, [a, b])
+    assert [p.tolist() for p in parts] == [[[0.0, 1.0], [2.0, 3.0]], [[4.0, 5.0]]]
+
+
+def test_merge_cuts_padding_beyond_the_longest_real_row() -> None:
+    # GIVEN a request padded wider than any of its real rows (a worker's fixed padding)
+    a = Request(rows=1, length=2, feeds={"input_ids": np.array([[101, 102, 0, 0, 0, 0]]),
+                                         "attention_mask": np.array([[1, 1, 0, 0, 0, 0]])})
+    merged = merge([a], ["input_ids", "attention_mask"], pad_token_id=0)
+    # THEN the batch is only as wide as the real tokens
+    assert merged["input_ids"].shape == (1, 2)
+
+
+def test_take_returns_the_queued_requests_and_close_hands_back_the_rest() -> None:
+    queue = BatchQueue(max_batch_tokens=10, max_wait_s=0.0)
+    replies: list[Any] = []
+    queue.put(Request(rows=1, length=8, reply=lambda out, err: replies.append(err)))
+    queue.put(Request(rows=1, length=8))
+    assert len(queue.take(timeout=1.0)) == 1  # 16 tokens would not fit in 10
+    left = queue.close()
+    assert len(left) == 1
+    assert queue.take(timeout=1.0) == []  # closed: nothing waits
