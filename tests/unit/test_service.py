@@ -49,6 +49,30 @@ def test_corrupt_weights_are_never_served(artifact_copy: Path) -> None:
     assert "model.onnx.data" in body(predict)["error"]["message"]
 
 
+def test_weights_hashed_beside_the_session_gate_everything_after_it(artifact_copy: Path) -> None:
+    # GIVEN bundled weights that lost one bit (they are hashed while the session is created from them)
+    corrupt(artifact_copy / "model.onnx.data")
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_copy, model_retry_seconds=0))
+    # WHEN the environment initialises
+    service.start()
+    phases = [p.name for p in service.trace.phases]
+    # THEN the session that was created from them is dropped before anything runs on it:
+    # no warm-up, no task, the load failed on the weights' sha256
+    assert "create_session" in phases and "warmup" not in phases
+    assert not service.ready and "model.onnx.data" in (service.error or "") and "sha256" in (service.error or "")
+
+
+def test_a_graph_that_fails_its_hash_is_never_opened(artifact_copy: Path) -> None:
+    # GIVEN a graph file (parsed by ONNX Runtime, so verified before it is opened) that lost one bit
+    corrupt(artifact_copy / "model.onnx", offset=100)
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_copy, model_retry_seconds=0))
+    # WHEN the environment initialises
+    service.start()
+    # THEN no session was created from it
+    assert "create_session" not in [p.name for p in service.trace.phases]
+    assert not service.ready and "model.onnx:" in (service.error or "")
+
+
 def test_a_repaired_artifact_is_loaded_on_retry(artifact_dir: Path, artifact_copy: Path) -> None:
     # GIVEN an environment whose first load failed
     original = (artifact_copy / "tokenizer.json").read_bytes()

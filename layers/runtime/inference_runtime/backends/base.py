@@ -50,6 +50,15 @@ class InferenceBackend(ABC):
         """The manifest entries this backend opens (raises ManifestError for an artifact it cannot run)."""
 
     @classmethod
+    def raw_data_files(cls, manifest: Manifest) -> frozenset[str]:
+        """Paths of the files the backend reads as raw tensor bytes and never parses.
+
+        The loader may hash these while the session is created from them when they cannot
+        change meanwhile (the image's); every other file is verified before it is opened.
+        """
+        return frozenset()
+
+    @classmethod
     @abstractmethod
     def import_libraries(cls) -> None:
         """Import the inference libraries (slow, and holds the GIL: the loader fetches beside it)."""

@@ -93,6 +93,11 @@ class OnnxBackend(InferenceBackend):
         return [_model_entry(manifest), *_data_entries(manifest), _tokenizer_entry(manifest)]
 
     @classmethod
+    def raw_data_files(cls, manifest: Manifest) -> frozenset[str]:
+        """The external data: initializers' bytes at offsets the graph names, copied, never parsed."""
+        return frozenset(e.path for e in _data_entries(manifest))
+
+    @classmethod
     def import_libraries(cls) -> None:
         import numpy  # noqa: F401
         import onnxruntime  # noqa: F401

@@ -91,6 +91,29 @@ class ModelCache:
         stats.wall_ms = (time.perf_counter() - started) * 1000
         return path
 
+    def locate_in_place(self, entry: FileEntry, stats: FetchStats) -> Path | None:
+        """The path of a file the source holds in place, NOT yet verified; None when ``get`` must be used.
+
+        Only a source whose ``local_dir`` cannot change while the environment runs (the
+        image's read-only layers) has files in place, so the bytes hashed later are the bytes
+        a session reads now. The caller must pass the entry to ``verify_in_place`` and wait
+        for it before anything made from the file runs or is served (the loader hashes the
+        raw weights beside the session's creation this way).
+        """
+        if self.source.local_dir is None or self.memory.get(entry) is not None:
+            return None
+        stats.path, stats.bytes, stats.tier = entry.path, entry.size, self.source.name
+        return self.source.local_dir / entry.path
+
+    def verify_in_place(self, entry: FileEntry, stats: FetchStats) -> Path:
+        """Hash a file ``locate_in_place`` gave out; IntegrityError unless it matches the manifest."""
+        started = time.perf_counter()
+        path = self.source.local_dir / entry.path  # type: ignore[operator]  # locate_in_place checked it
+        verify_file(path, size=entry.size, sha256=entry.sha256)
+        stats.verify_ms = stats.wall_ms = (time.perf_counter() - started) * 1000
+        self.memory.put(entry, path)
+        return path
+
     def _link_into_view(self, entry: FileEntry, stored: Path) -> Path:
         """Give a content-addressed file its manifest name, atomically (a hard link, no copy)."""
         target = self.view_dir / entry.path

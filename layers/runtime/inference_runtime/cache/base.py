@@ -33,7 +33,10 @@ class Source(ABC):
     name = "abstract"
 
     #: The directory holding the files as the manifest names them, read in place (verified
-    #: on each load); None for a source whose files must be fetched into a disk tier.
+    #: on each load); None for a source whose files must be fetched into a disk tier. Its
+    #: files must not change while the environment runs (the image's read-only layers):
+    #: the loader hashes the raw weights while a session reads them (``locate_in_place``).
+    #: A shared, writable file system is not such a directory (``mounted.py``).
     local_dir: Path | None = None
 
     @abstractmethod

@@ -4,13 +4,23 @@
 (``lifecycle.phases.InitPhase``); the cache only fetches and verifies, a backend only
 imports, opens and runs, and neither knows the other.
 
-Loading overlaps its two slow halves. Reading and hashing the artifact's files
-releases the GIL, and so does creating the session, so:
+Loading overlaps its slow parts. Reading and hashing files releases the GIL, and so
+does creating the session, so:
 
-    fetch thread:   every file through the cache ───────────┐  (read or fetch, sha256)
+    fetch thread:   files through the cache ─┐ graph + tokenizer verified (bundled weights: located)
     load thread:    import numpy/onnxruntime ─> [CUDA init] ─┴─> create session ──┬─> warm-up
-    fetch thread:                                               tokenizer ────────┘
+    fetch thread:                                  hash the bundled weights ──────┘
+    tokenizer:                                     load the tokenizer ────────────┘
     caller:                  (wait on .imported) import the HTTP layer
+
+Every file a library parses (the graph, the tokenizer) is verified before it is opened.
+The weights bundled in the image are raw tensor bytes that ONNX Runtime maps and copies
+but never parses; the image's files cannot change while the environment runs, so they
+are hashed while the session is created from them, and nothing runs on the session (not
+even warm-up) until their sha256 matched: a mismatch discards the session and the load
+fails as before. Files fetched into /tmp (S3, a mounted file system) were verified
+while they were fetched, before the session opens them. At 87 MB of weights the hash
+fits inside the imports anyway; at 2 GB it is most of the difference (``make bench-sizes``).
 
 Imports hold the GIL, so two threads importing at once only take turns: the caller
 waits on the loader's ``imported`` event and does its own imports while the session
@@ -27,9 +37,9 @@ already verified.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..backends import BackendError, backend_for
 from ..backends.base import DeviceChoice
@@ -89,26 +99,26 @@ class ModelLoader:
                          source=cache.source.name)
         backend_type = backend_for(manifest.format, self.config)
         entries = backend_type.files(manifest)
+        raw = backend_type.raw_data_files(manifest)
 
-        # Nothing reaches the backend unless its bytes matched the manifest just before
-        # (files in the read-only image, or written by this process into /tmp); the
-        # hashing runs beside the imports rather than before them (measured: it is most
-        # of a bundled model's cold start otherwise).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
-            pending = pool.submit(self._fetch_all, cache, entries)
-            try:
-                with trace.phase(InitPhase.IMPORT_BACKEND):
-                    backend_type.import_libraries()
-            finally:
-                self.imported.set()
+        # The fetch thread hands over the files the session opens (`located`), then hashes
+        # the raw weights read in place; see the module docstring.
+        located: _Result[dict[str, Path]] = _Result()
+        fetch = _Background(self._fetch_all, cache, entries, raw, located, name="verify")
+        try:
+            with trace.phase(InitPhase.IMPORT_BACKEND):
+                backend_type.import_libraries()
+        finally:
+            self.imported.set()
+        try:
             device = self._open_device(backend_type)
             with trace.phase(InitPhase.AWAIT_VERIFICATION):
-                paths = pending.result()
+                paths = located.get()
             # Creating the session releases the GIL; the tokenizer and the caller's imports
-            # hold it. So the tokenizer loads on the fetch thread, taking turns with the
+            # hold it. So the tokenizer loads on another thread, taking turns with the
             # caller's imports, while this thread creates the session: both fit inside it
             # (measured: ~15 ms off the cold start against loading the tokenizer after).
-            tokenizer_pending = pool.submit(self._open_tokenizer, backend_type, manifest, paths)
+            tokenizer_pending = _Background(self._open_tokenizer, backend_type, manifest, paths, name="tokenizer")
             with trace.phase(InitPhase.CREATE_SESSION) as attrs:
                 session = backend_type.open_session(manifest, paths, intra_op_threads=self.config.intra_op_threads,
                                                     device=device, prepacking=self.config.prepacking)
@@ -116,6 +126,10 @@ class ModelLoader:
                              device_reason=device.reason, prepacking=self.config.prepacking,
                              worker_processes=self.config.worker_processes)
             tokenizer = tokenizer_pending.result()
+        finally:
+            # Whatever happened above, the fetch thread has ended before the load returns or raises.
+            with trace.phase(InitPhase.AWAIT_VERIFICATION):
+                fetch.result()  # IntegrityError when the weights did not match: the session is dropped
         backend = backend_type.from_parts(manifest, session, tokenizer)
         task = task_for(manifest, backend)  # ManifestError when the task's fields are wrong
         # Ready means warmed: /health turns 200 only after this.
@@ -148,17 +162,33 @@ class ModelLoader:
         with self.trace.phase(InitPhase.LOAD_TOKENIZER):
             return backend_type.open_tokenizer(manifest, paths)
 
-    def _fetch_all(self, cache: ModelCache, entries: list[FileEntry]) -> dict[str, Path]:
-        """Every file through the cache, with what each tier did in the trace (runs on the fetch thread)."""
+    def _fetch_all(self, cache: ModelCache, entries: list[FileEntry], raw: frozenset[str],
+                   located: _Result[dict[str, Path]]) -> None:
+        """Every file through the cache, with what each tier did in the trace (runs on the fetch thread).
+
+        Hands the paths over through ``located`` as soon as the session may open them: every
+        file verified, except raw weights held in place, which are hashed after that.
+        """
         with self.trace.phase(InitPhase.FETCH_ARTIFACT) as attrs:
-            paths, per_file = {}, []
-            for entry in entries:
-                stats = FetchStats()
-                paths[entry.path] = cache.get(entry, stats)
-                per_file.append(stats.to_dict())
+            paths: dict[str, Path] = {}
+            stats = {entry.path: FetchStats() for entry in entries}
+            in_place = []
+            try:
+                for entry in entries:
+                    path = cache.locate_in_place(entry, stats[entry.path]) if entry.path in raw else None
+                    if path is None:
+                        path = cache.get(entry, stats[entry.path])
+                    else:
+                        in_place.append(entry)
+                    paths[entry.path] = path
+            except BaseException as exc:
+                located.fail(exc)
+                raise
+            located.set(paths)
+            for entry in in_place:
+                cache.verify_in_place(entry, stats[entry.path])
             attrs["bytes"] = sum(e.size for e in entries)
-            attrs["files"] = per_file
-        return paths
+            attrs["files"] = [s.to_dict() for s in stats.values()]
 
     def _open_model(self) -> tuple[Manifest, ModelCache]:
         """The registry's entry for MODEL_NAME: its verified manifest and the cache to read it through.
@@ -175,3 +205,51 @@ class ModelLoader:
             self._cache = cache_for(entry, config)
         # The registry requires a pinned manifest sha256 for a remote entry (None: bundled).
         return self._cache.source.read_manifest(entry.manifest_sha256), self._cache
+
+
+T = TypeVar("T")
+
+
+class _Result(Generic[T]):
+    """A value one thread hands another, or the exception that stopped it."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    def set(self, value: T) -> None:
+        self._value = value
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def get(self) -> T:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]  # set() ran
+
+
+class _Background(Generic[T]):
+    """``fn(*args)`` on its own thread; ``result()`` joins it and returns or re-raises.
+
+    A thread rather than concurrent.futures: the loader needs only this, and that module
+    costs ~4 ms of imports on the cold path.
+    """
+
+    def __init__(self, fn: Callable[..., T], *args: Any, name: str) -> None:
+        self._result: _Result[T] = _Result()
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
+        try:
+            self._result.set(fn(*args))
+        except BaseException as exc:  # handed to the caller of result()
+            self._result.fail(exc)
+
+    def result(self) -> T:
+        return self._result.get()
