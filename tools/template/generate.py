@@ -38,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tools.template.capacity_rules import rules_yaml
+from tools.template.init_budget import ARTIFACTS_DIR, InitBudgetError, check_served
 from tools.template.models import (
     DEFAULT_MODELS,
     REGISTRY_BUILD_ARG,
@@ -401,12 +402,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=DEFAULT_MODELS,
                         help="the model list (default functions/inference/models.json)")
     parser.add_argument("--out", type=Path, default=TEMPLATE, help="where to write (default template.yaml)")
+    parser.add_argument("--artifacts", type=Path, default=ARTIFACTS_DIR,
+                        help="where built artifacts (and their recorded init) are found, by model name "
+                             "(default build/artifacts)")
     args = parser.parse_args(argv)
     try:
         models = served_models(args.models)
         for model in models:
             registry_in_context(model)
-    except ModelListError as exc:
+        # A served model's function is on demand: its init must fit Lambda's 10 s (tools/template/init_budget.py).
+        check_served(tuple((model.name, model.memory_mb) for model in models), args.artifacts)
+    except (ModelListError, InitBudgetError) as exc:
         print(exc, file=sys.stderr)
         return 2
     if args.out.resolve() == TEMPLATE and args.models.resolve() != DEFAULT_MODELS:

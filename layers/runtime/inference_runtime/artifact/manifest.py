@@ -3,8 +3,10 @@
 ``manifest.json`` sits beside the files it describes. It names the model, its version
 and format, how the runtime should drive it (``model``: a typed ``ModelSpec``, ``spec.py``),
 where the weights came from and how the build checked them (``source``: for people, never
-read by the runtime), and every file with its size and sha256. Nothing in an artifact is
-loaded before its bytes have been checked against this list.
+read by the runtime), the cold start the build measured (``init``, optional: read by the
+template's init-budget check, tools/template/init_budget.py, never by the runtime), and every
+file with its size and sha256. Nothing in an artifact is loaded before its bytes have been
+checked against this list.
 
 Schema 2 is the typed contract. A schema-1 manifest (a loose ``model`` dict) is refused
 with the fix (rebuild it: make artifact) rather than read through aliases.
@@ -92,6 +94,44 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
+class InitRecord:
+    """The init the build measured: a fresh process, the template's handler, spawn to ready.
+
+    Kept in the manifest so that it travels with the artifact (published, pinned by the
+    manifest's sha256) to whatever decides where the model may run: ``cpu_ms / init_ms``
+    is how many cores the init kept busy, which is what scales it to Lambda's vCPUs.
+    """
+
+    init_ms: float       # spawn -> handler module imported and model loaded (Lambda's init phase)
+    cpu_ms: float        # user + system CPU time of that process
+    cpus: int            # os.cpu_count() of the machine that measured it
+    python: str          # "3.12.7"
+    measured_at: str     # ISO 8601 date, UTC
+    runs: int = 1        # init_ms is the median of this many fresh processes
+    peak_rss_mb: float = 0.0  # that process's peak resident memory after its first response (0: not measured)
+
+    def __post_init__(self) -> None:
+        if not (self.init_ms > 0 and self.cpu_ms >= 0 and self.cpus >= 1 and self.runs >= 1):
+            raise ManifestError(f"manifest field 'init' is not a measurement: {self}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"init_ms": round(self.init_ms, 1), "cpu_ms": round(self.cpu_ms, 1), "cpus": self.cpus,
+                "python": self.python, "measured_at": self.measured_at, "runs": self.runs,
+                "peak_rss_mb": round(self.peak_rss_mb, 1)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> InitRecord:
+        if not isinstance(data, dict):
+            raise ManifestError("manifest field 'init' must be an object (init_ms, cpu_ms, cpus, python, measured_at)")
+        try:
+            return cls(init_ms=float(data["init_ms"]), cpu_ms=float(data["cpu_ms"]), cpus=int(data["cpus"]),
+                       python=str(data["python"]), measured_at=str(data["measured_at"]),
+                       runs=int(data.get("runs", 1)), peak_rss_mb=float(data.get("peak_rss_mb", 0.0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ManifestError(f"manifest field 'init' is missing or mistypes {exc}") from exc
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A model artifact's description; see the module docstring for the fields."""
 
@@ -101,6 +141,7 @@ class Manifest:
     files: tuple[FileEntry, ...]
     model: ModelSpec
     source: dict[str, Any] = field(default_factory=dict)
+    init: InitRecord | None = None
 
     def __post_init__(self) -> None:
         for label in ("name", "version", "format"):
@@ -127,7 +168,7 @@ class Manifest:
         raise ManifestError(f"the manifest of {self.name} lists no {path!r} (it lists {listed})")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "schema": SCHEMA_VERSION,
             "name": self.name,
             "version": self.version,
@@ -136,6 +177,10 @@ class Manifest:
             "source": self.source,
             "files": [_entry_dict(e) for e in self.files],
         }
+        # Absent when unmeasured, so a manifest without it keeps its bytes (and its pinned sha256).
+        if self.init is not None:
+            data["init"] = self.init.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Manifest:
@@ -163,6 +208,7 @@ class Manifest:
                 files=files,
                 model=ModelSpec.from_dict(data.get("model")),
                 source=dict(data.get("source") or {}),
+                init=InitRecord.from_dict(data["init"]) if data.get("init") is not None else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"manifest is missing or mistypes a required field: {exc}") from exc
