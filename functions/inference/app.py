@@ -14,6 +14,12 @@ os.environ.setdefault("CUDA_MODULE_LOADING", "LAZY")
 # import, competing with the model load for the CPU (measured: ~0.1 s of init on 2 cores).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+# First, before the handler's own imports: numpy, onnxruntime and tokenizers start
+# importing on a thread (most of init's imports; the loader finds them done or under way).
+from inference_runtime.backends.early import start_backend_import  # noqa: E402
+
+start_backend_import()
+
 from inference_runtime.lifecycle import InitPhase, PhaseTrace  # noqa: E402
 
 TRACE = PhaseTrace()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
-import tempfile
 from pathlib import Path
 
 from .errors import IntegrityError
@@ -50,6 +49,8 @@ def verify_file(path: str | os.PathLike[str], *, size: int, sha256: str) -> None
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see either the old file or the whole new one."""
+    import tempfile  # writers only (builds, the disk tier): not on a bundled model's cold path
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 
 from lambda_shared.env import AWS_LAMBDA_INITIALIZATION_TYPE
 
 _lock = threading.Lock()
-_instance_id = uuid.uuid4().hex[:12]
+_instance_id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] (without uuid's import)
 _cold = True
 
 
@@ -44,6 +43,6 @@ def new_instance() -> str:
     """Give this environment a fresh identity (after a SnapStart restore): new id, cold again."""
     global _instance_id, _cold
     with _lock:
-        _instance_id = uuid.uuid4().hex[:12]
+        _instance_id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] (without uuid's import)
         _cold = True
         return _instance_id

@@ -20,7 +20,6 @@ without it, registering is a no-op and the functions below can be called directl
 from __future__ import annotations
 
 import os
-import random
 import sys
 import threading
 import time
@@ -82,7 +81,11 @@ def after_restore(service: InferenceService) -> None:
     previous = instance_id()
     new_instance()
     seed = int.from_bytes(os.urandom(16), "big")
-    random.seed(seed)
+    # Only modules already imported hold state from before the snapshot; one imported
+    # later seeds itself from os.urandom in this copy (and init need not import random).
+    random = sys.modules.get("random")
+    if random is not None:
+        random.seed(seed)
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed(seed % 2**32)
