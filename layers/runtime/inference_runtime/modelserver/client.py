@@ -191,7 +191,7 @@ class ServerSession:
 
     def _start_server(self, *, restart: bool) -> int:
         self.endpoint.socket.unlink(missing_ok=True)  # a dead server's: connecting to it is refused anyway
-        env = dict(os.environ)
+        env = {**os.environ, **server_environment(self.config)}
         # The server imports this runtime as the worker did, whatever put it on the worker's path.
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
         process = subprocess.Popen(  # nosec B603 - our own module, a fixed argument list
@@ -213,6 +213,22 @@ class ServerSession:
         event = {"event": f"model_server_{kind}", "worker_pid": os.getpid(), **fields}
         self.events.append(event)
         logger.info(f"model server {kind}", extra=event)
+
+
+def server_environment(config: RuntimeConfig) -> dict[str, str]:
+    """The worker's settings that make the server the same model at the same place: the server reads
+    its configuration from the environment, and a worker's may have come as explicit arguments."""
+    from lambda_shared import env as names
+
+    return {
+        names.MODEL_ARTIFACT_DIR: str(config.artifact_dir), names.MODEL_NAME: config.model_name,
+        names.MODEL_REGISTRY: str(config.model_registry), names.MODEL_CACHE_DIR: str(config.cache_dir),
+        names.MODEL_CACHE_MAX_MB: str(config.cache_max_mb), names.ORT_EXECUTION_PROVIDER: config.execution_provider,
+        names.MAX_BATCH_TOKENS: str(config.max_batch_tokens), names.MAX_BATCH_WAIT_MS: str(config.max_batch_wait_ms),
+        names.WARMUP_ITERATIONS: str(config.warmup_iterations),
+        names.WARMUP_BATCH_SIZES: ",".join(map(str, config.warmup_batch_sizes)),
+        names.WARMUP_SEQUENCE_LENGTHS: ",".join(map(str, config.warmup_sequence_lengths)),
+    }
 
 
 def _has_fileno(stream: Any) -> bool:

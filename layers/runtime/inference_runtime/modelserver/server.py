@@ -9,9 +9,10 @@ in-process worker would; it verifies nothing else itself.
 
 Its socket appears only once the model is warm (bound under a temporary name, then renamed),
 so a worker that connects gets a ready model or nothing. Connections are read by one thread
-each; one loop takes the batches (``batching.BatchQueue``), runs them, and routes the rows back.
-It exits on SIGTERM, or when its socket is removed (the local fleet deletes an environment's
-/tmp with it), answering what is queued with ``model_server_stopping``.
+each; batch loops (one per core on the CPU, one on a GPU) take the batches (``batching.BatchQueue``),
+run them, and route the rows back. It exits on SIGTERM, or when its socket or directory is removed
+(the local fleet deletes an environment's /tmp with it), answering what is queued with
+``model_server_stopping``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class ModelServer:
     def listen(self) -> None:
         """Bind under a temporary name, then rename onto the socket's path: it appears ready, or not at all."""
         path = self.endpoint.socket
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary = path.with_name(f"{path.stem}.{os.getpid()}.tmp")
         temporary.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(temporary))
@@ -70,7 +71,8 @@ class ModelServer:
 
     def serve(self) -> None:
         assert self._listener is not None  # nosec B101 (listen() first)
-        threading.Thread(target=self._batch_loop, name="batches", daemon=True).start()
+        for index in range(batch_loops(self.providers)):
+            threading.Thread(target=self._batch_loop, name=f"batches-{index}", daemon=True).start()
         threading.Thread(target=self._watch_socket, name="watch", daemon=True).start()
         self._listener.settimeout(0.5)  # so a stop is noticed between connections
         while not self.stopping.is_set():
@@ -103,7 +105,7 @@ class ModelServer:
         # over after we were thought dead. Either way nobody can reach us any more.
         while not self.stopping.wait(1.0):
             try:
-                if self.endpoint.socket.stat().st_ino != self._inode:
+                if self.endpoint.socket.stat().st_ino != self._inode or not self.endpoint.directory.is_dir():
                     break
             except OSError:
                 break
@@ -181,10 +183,23 @@ class ModelServer:
 
 
 def server_config(config: RuntimeConfig) -> RuntimeConfig:
-    """The worker's configuration as the server loads with it: in-process (it IS the session), on every
-    core (one process per environment: intra_op_threads=0 is ONNX Runtime's default, one per core),
-    prepacking on (one process holds the weights, so the packed copy is the only copy)."""
-    return replace(config, model_server="off", intra_op_threads=0, prepacking=True)
+    """The worker's configuration as the server loads with it: in-process (it IS the session), one
+    intra-op thread per run, prepacking on (one process holds the weights: the packed copy is the only one).
+
+    One thread per run, and one batch loop per core (``batch_loops``) rather than one run over
+    every core: ONNX Runtime's intra-op threads spin between runs, taking the CPU from the
+    workers' tokenizing (measured on 2 cores: a lone request's p50 13.9 ms with 2 intra-op
+    threads against 12.6 ms with one and 12.7 ms in process).
+    """
+    return replace(config, model_server="off", intra_op_threads=1, prepacking=True)
+
+
+def batch_loops(providers: list[str]) -> int:
+    """Batches run at once: one per core on the CPU (a session runs concurrent calls safely);
+    one on a GPU, whose one stream would only interleave them."""
+    if providers and providers[0] != "CPUExecutionProvider":
+        return 1
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def run_server(config: RuntimeConfig) -> int:
