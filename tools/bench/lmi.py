@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess  # nosec B404 - the benchmark starts its worker processes with fixed argument lists
 import sys
@@ -84,9 +85,24 @@ def _read(worker: subprocess.Popen[str], prefix: str) -> dict[str, Any]:
     raise RuntimeError(f"a worker exited (code {worker.wait()}) before {prefix.strip()}; see its stderr above")
 
 
+def _stop_server(pid: int) -> None:
+    """SIGTERM, then wait until it has gone (it writes its last event as it goes): not our child to wait on."""
+    from inference_runtime.modelserver.endpoint import process_alive
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if process_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
 def measure(design: str, artifact_dir: Path, tokens: int, concurrency: int, requests: int) -> dict[str, Any]:
     """One environment of ``concurrency`` workers: start them, warm, send at once, time, read memory, stop."""
-    with tempfile.TemporaryDirectory(prefix="bench-lmi-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-lmi-", ignore_cleanup_errors=True) as tmp:
         env = _env(artifact_dir, AWS_LAMBDA_MAX_CONCURRENCY=str(concurrency), MODEL_CACHE_DIR=tmp,
                    MODEL_SERVER="shared" if design == "shared" else "off", BENCH_TEXT=text_of(tokens),
                    BENCH_REQUESTS=str(requests), POWERTOOLS_LOG_LEVEL="WARNING")
@@ -113,10 +129,7 @@ def measure(design: str, artifact_dir: Path, tokens: int, concurrency: int, requ
                 worker.kill()
                 worker.wait()
             if server_pid:
-                try:
-                    os.kill(server_pid, 15)
-                except ProcessLookupError:
-                    pass
+                _stop_server(server_pid)
     latencies = sorted(ms for d in done for ms in d["ms"])
     wall = max(d["end"] for d in done) - min(d["start"] for d in done)
     total = len(latencies)

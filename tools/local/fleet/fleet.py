@@ -138,8 +138,11 @@ class Fleet:
 
     def _environment_variables(self, environment: Environment) -> dict[str, str]:
         # Each environment has its own /tmp, shared by its workers (as on LMI), unless the
-        # caller chose one cache for all.
-        return {"MODEL_CACHE_DIR": str(environment.cache_dir), **self._env}
+        # caller chose one cache for all. Workers of one environment share one model server
+        # there (MODEL_SERVER=shared, docs/workers.md), as the GPU tier's do, unless the caller
+        # says otherwise; it ends when the environment's /tmp is removed with it.
+        shared = {"MODEL_SERVER": "shared"} if self.config.workers > 1 else {}
+        return {"MODEL_CACHE_DIR": str(environment.cache_dir), **shared, **self._env}
 
     # --- lifecycle of the fleet ---------------------------------------------------------
     def start(self) -> Fleet:
