@@ -199,6 +199,17 @@ prewarm-report: $(STAMPS)/venv ## pre-warming policies replayed on traces: table
 bench-snapstart: setup artifact ## the fork (SnapStart-like) mode of the local fleet against ordinary cold starts, 5 alternating runs
 	$(PY) -m tools.local.snapstart_bench
 
+# fastembed, the peer the benches compare with, pins huggingface_hub < 2: a venv of its own,
+# made here only (never by setup or test). tools/bench/requirements-peers.txt says what is in it.
+$(STAMPS)/peers-venv: tools/bench/requirements-peers.txt
+	@mkdir -p $(STAMPS)
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet -r tools/bench/requirements-peers.txt
+	@touch $@
+
+bench-sizes: setup artifact $(STAMPS)/peers-venv ## cold start at 87 MB, 416 MB, ~1.3 GB, ~2.2 GB (random BERT/XLM-R-large, built once), bundled and S3, each vs its floor; naive, fastembed -> build/bench/sizes.* [RUNS=5] [QUICK=1]
+	$(PY) -m tools.bench.sizes --runs $(or $(RUNS),5) $(if $(QUICK),--quick)
+
 bench-workers: setup artifact ## RSS and PSS of N = 1, 2, 4, 8 worker processes sharing a model (prepacking on/off)
 	$(PY) -m tools.bench.workers --workers $(or $(WORKERS),1,2,4,8)
 

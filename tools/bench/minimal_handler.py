@@ -21,6 +21,8 @@ tokenizer.enable_padding()
 options = ort.SessionOptions()
 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # optimised at build time
 session = ort.InferenceSession(os.path.join(ARTIFACT_DIR, "model.onnx"), options, providers=["CPUExecutionProvider"])
+# The inputs this graph takes (MPNet's has no token_type_ids).
+INPUTS = {i.name for i in session.get_inputs()}
 
 
 def handler(event, context):
@@ -30,4 +32,5 @@ def handler(event, context):
         "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
         "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64),
     }
+    feeds = {name: value for name, value in feeds.items() if name in INPUTS}
     return {"statusCode": 200, "body": json.dumps({"outputs": session.run(None, feeds)[0].tolist()})}

@@ -1,8 +1,10 @@
 """One fresh process: init a handler, answer the first /predict, report; optionally keep going warm.
 
-    python -m tools.bench.probe template|naive|minimal [--warm N]
+    python -m tools.bench.probe template|naive|minimal|minimal_s3|fastembed [--warm N]
 
-Prints one JSON line. The parent (tools.bench.run) times the process from spawn to
+Prints one JSON line (with the first values of the first output, so that the bench can check
+that two handlers computed the same embedding, and the handler's BENCH_STATS when it has
+any). The parent (tools.bench.run) times the process from spawn to
 that line, which is the cold start: interpreter start, imports, model load, first
 response. Run from the repository root.
 """
@@ -22,7 +24,11 @@ HANDLERS = {
     "template": (REPO_ROOT / "functions" / "inference", "app"),
     "naive": (REPO_ROOT / "tools" / "bench", "naive_handler"),
     "minimal": (REPO_ROOT / "tools" / "bench", "minimal_handler"),
+    "minimal_s3": (REPO_ROOT / "tools" / "bench", "minimal_s3_handler"),
+    # Run by .venv-peers' interpreter (tools/bench/peers.py): fastembed is not in ours.
+    "fastembed": (REPO_ROOT / "tools" / "bench", "fastembed_handler"),
 }
+OUTPUT_HEAD = 4
 
 
 def main() -> int:
@@ -44,6 +50,10 @@ def main() -> int:
     first_s = time.perf_counter() - started - init_s
     report = {"handler": args.handler, "status": result["statusCode"], "init_s": init_s, "first_response_s": first_s,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    report["output_head"] = _output_head(result)
+    stats = getattr(module, "BENCH_STATS", None)
+    if stats is not None:
+        report["stats"] = stats
     trace = getattr(module, "TRACE", None)
     if trace is not None:
         report["trace"] = trace.to_dict()
@@ -54,6 +64,14 @@ def main() -> int:
     sys.stdout.write("\n" + json.dumps({"probe": report}) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def _output_head(result: dict) -> list[float] | None:
+    """The first values of the first output: enough to tell two handlers' embeddings apart."""
+    try:
+        return [float(v) for v in json.loads(result["body"])["outputs"][0][:OUTPUT_HEAD]]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def _timings(handler, event, count: int) -> dict[str, float]:

