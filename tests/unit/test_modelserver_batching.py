@@ -122,3 +122,15 @@ def test_take_returns_the_queued_requests_and_close_hands_back_the_rest() -> Non
     left = queue.close()
     assert len(left) == 1
     assert queue.take(timeout=1.0) == []  # closed: nothing waits
+
+
+def test_queued_rows_are_shared_out_among_the_free_batch_loops() -> None:
+    # GIVEN four one-row requests queued and two batch loops free (a 2-core server)
+    queue = BatchQueue(max_batch_tokens=10_000, max_wait_s=0.0, clock=FakeClock())
+    for tag in "abcd":
+        queue.put(req(1, 256, tag))
+    # WHEN the first loop polls THEN it takes half: the other loop gets the rest, not nothing
+    batch, _ = queue.poll(idle_loops=2)
+    assert tags(batch) == ["a", "b"]
+    batch, _ = queue.poll(idle_loops=1)
+    assert tags(batch) == ["c", "d"]

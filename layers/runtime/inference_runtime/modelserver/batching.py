@@ -52,12 +52,14 @@ def batch_tokens(requests: Sequence[Request]) -> int:
     return sum(r.rows for r in requests) * max(r.length for r in requests)
 
 
-def select(pending: Sequence[Request], max_batch_tokens: int) -> tuple[list[Request], bool]:
+def select(pending: Sequence[Request], max_batch_tokens: int,
+           max_rows: int | None = None) -> tuple[list[Request], bool]:
     """The next batch from ``pending`` (oldest first), and whether it is full.
 
     The oldest request is always taken, even alone over the limit (it is refused nowhere
     else); the others join nearest in length first, then oldest first, while the padded
-    size stays within ``max_batch_tokens``. Full: some request was left out for lack of room.
+    size stays within ``max_batch_tokens`` (and the rows within ``max_rows``, the batch's
+    share when several loops are free). Full: some request was left out for lack of room.
     """
     if not pending:
         return [], False
@@ -67,7 +69,7 @@ def select(pending: Sequence[Request], max_batch_tokens: int) -> tuple[list[Requ
     others = sorted(enumerate(pending[1:]), key=lambda item: (abs(item[1].length - oldest.length), item[0]))
     for _, request in others:
         cost = (rows + request.rows) * max(longest, request.length)
-        if cost > max_batch_tokens:
+        if cost > max_batch_tokens or (max_rows is not None and rows + request.rows > max_rows):
             full = True
             continue
         chosen.append(request)
@@ -86,6 +88,8 @@ class BatchQueue:
         self._pending: list[Request] = []
         self._changed = threading.Condition()
         self._closed = False
+        #: batch loops waiting in ``take``: the queued rows are shared out among them
+        self._idle = 0
 
     def put(self, request: Request) -> None:
         with self._changed:
@@ -105,32 +109,45 @@ class BatchQueue:
             self._changed.notify_all()
             return left
 
-    def poll(self) -> tuple[list[Request], float | None]:
+    def poll(self, *, idle_loops: int = 1) -> tuple[list[Request], float | None]:
         """The batch to run now (empty if none is closed yet), and how long until one could close
-        (None: nothing is queued). Never blocks: ``take`` waits on it, tests call it with a fake clock."""
+        (None: nothing is queued). Never blocks: ``take`` waits on it, tests call it with a fake clock.
+
+        ``idle_loops``: the batch loops free to run a batch now, this one included; the queued
+        rows are shared out among them (a CPU server runs one loop per core, each on one thread:
+        one loop taking everything would leave the other cores idle).
+        """
         with self._changed:
-            return self._poll_locked()
+            return self._poll_locked(idle_loops)
 
     def take(self, timeout: float | None = None) -> list[Request]:
         """Block until a batch closes and return it (empty when the queue was closed or ``timeout`` passed)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
-            while not self._closed:
-                batch, wait = self._poll_locked()
-                if batch:
-                    return batch
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return []
-                    wait = left if wait is None else min(wait, left)
-                self._changed.wait(wait)
-            return []
+            self._idle += 1
+            try:
+                while not self._closed:
+                    batch, wait = self._poll_locked(self._idle)
+                    if batch:
+                        if self._pending:
+                            self._changed.notify()  # what is left is another free loop's share
+                        return batch
+                    if deadline is not None:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            return []
+                        wait = left if wait is None else min(wait, left)
+                    self._changed.wait(wait)
+                return []
+            finally:
+                self._idle -= 1
 
-    def _poll_locked(self) -> tuple[list[Request], float | None]:
+    def _poll_locked(self, idle_loops: int) -> tuple[list[Request], float | None]:
         if not self._pending:
             return [], None
-        batch, full = select(self._pending, self.max_batch_tokens)
+        queued_rows = sum(r.rows for r in self._pending)
+        share = -(-queued_rows // max(1, idle_loops))  # ceil: every row has a loop
+        batch, full = select(self._pending, self.max_batch_tokens, share if idle_loops > 1 else None)
         waited = self._clock() - self._pending[0].arrival
         if full or waited >= self.max_wait_s:
             taken = {id(r) for r in batch}
