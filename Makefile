@@ -155,6 +155,9 @@ lint-template: $(STAMPS)/venv $(STAMPS)/sam-venv ## sam validate --lint and cfn-
 template: $(STAMPS)/venv ## rewrite template.yaml's generated regions (the tiers' shared resources, the capacity Rules); [MODELS=examples/rag/models.json OUT=examples/rag/template.yaml]: another list's template
 	$(PY) -m tools.template.generate $(if $(MODELS),--models '$(MODELS)') $(if $(OUT),--out '$(OUT)')
 
+init-budget: $(STAMPS)/venv ## would a model's recorded init fit Lambda's 10 s on demand? [ARTIFACT=build/artifacts/<name>] [MEMORY=3008] [SNAPSTART=1] [PROVISIONED=2]
+	$(PY) -m tools.template.init_budget '$(or $(ARTIFACT),$(ARTIFACT_DIR))' --memory-mb $(or $(MEMORY),3008) $(if $(SNAPSTART),--snapstart) $(if $(PROVISIONED),--provisioned-concurrency $(PROVISIONED))
+
 lint-docker: $(STAMPS)/venv ## hadolint on the Dockerfile
 	$(BIN)/hadolint functions/inference/Dockerfile
 
