@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .base import DeviceChoice
+from .errors import BackendError
 from .onnx import OnnxBackend, _tokenizer_entry
 
 if TYPE_CHECKING:
@@ -57,10 +58,16 @@ class RemoteBackend(OnnxBackend):
     def open_session(cls, manifest: Manifest, paths: VerifiedPaths, *, intra_op_threads: int = 0,
                      device: DeviceChoice | None = None, prepacking: bool = True) -> Any:
         from ..modelserver.client import ServerSession
+        from ..modelserver.errors import ModelServerError
 
         if cls.config is None:
             raise TypeError("RemoteBackend.bind(config) gives the class to open; RemoteBackend itself has none")
-        return ServerSession(cls.config)
+        try:
+            return ServerSession(cls.config)
+        except ModelServerError as exc:
+            # A load that failed, as the service knows them: it keeps the reason, answers 503 with
+            # it, and retries after MODEL_RETRY_SECONDS (not at every request: each would start a server).
+            raise BackendError(f"no model server for this environment: {exc}") from exc
 
     @classmethod
     def describe_session(cls, session: Any, device: DeviceChoice) -> dict[str, Any]:
