@@ -87,3 +87,15 @@ def test_an_unavailable_server_is_a_model_not_ready_error_with_a_code() -> None:
     # The API answers every ModelNotReadyError 503: a dead server must be one.
     error = ModelServerUnavailableError("gone", code="model_server_timeout")
     assert isinstance(error, ModelNotReadyError) and error.code == "model_server_timeout"
+
+
+def test_the_api_answers_the_model_servers_code_in_its_503() -> None:
+    # GIVEN a request whose model layer raised the model server's error
+    from inference_runtime.api.router import Request
+    from inference_runtime.api.routes import _on_error
+
+    request = Request({"httpMethod": "POST", "path": "/predict", "headers": {}, "body": "{}"})
+    error = ModelServerUnavailableError("the model server gave no answer in 30 s", code="model_server_timeout")
+    # WHEN the API turns it into a response THEN a 503 with the finer code, not model_not_ready
+    response = _on_error(request, error)
+    assert response.status == 503 and response.body["error"]["code"] == "model_server_timeout"

@@ -182,8 +182,9 @@ def _on_error(request: Request, error: Exception) -> Response:
         # The model's refusal of an option (an unknown prompt, a size it cannot give): the client's to fix.
         error = UnprocessableError(str(error), code=getattr(error, "code", "invalid_request"))
     if isinstance(error, ModelNotReadyError):
-        # The model layer says why it is not ready; the HTTP layer says 503 model_not_ready.
-        error = ModelUnavailableError(str(error))
+        # The model layer says why it is not ready; the HTTP layer says 503, with the model
+        # layer's code when it has a finer one (model_server_unavailable, model_server_timeout).
+        error = ModelUnavailableError(str(error), code=getattr(error, "code", None))
     if not isinstance(error, ApiError):
         # A bug of ours, not the client's: log the traceback, answer without it.
         logger.exception("unhandled error")
