@@ -139,7 +139,8 @@ def publish(artifact_dir: Path, destination: str, *, endpoint_url: str | None = 
             layout = CompressedLayout(key=key, size=size, sha256=digest, frames=tuple(Frame(*row) for row in rows))
             published_files.append(FileEntry(entry.path, entry.size, entry.sha256, layout))
     published = Manifest(name=manifest.name, version=manifest.version, format=manifest.format,
-                         files=tuple(published_files), model=manifest.model, source=manifest.source)
+                         files=tuple(published_files), model=manifest.model, source=manifest.source,
+                         init=manifest.init)
     raw = manifest_bytes(published)
     manifest_sha256 = hashlib.sha256(raw).hexdigest()
     manifest_key = f"{base}{MANIFEST_KEY}"
