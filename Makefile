@@ -168,6 +168,10 @@ lint-security: $(STAMPS)/scan-venv ## checkov on template.yaml and the Dockerfil
 	sed '/^  GpuTier:/ s/Default: "false"/Default: "true"/' template.yaml > build/template-gpu-tier-on.yaml
 	@grep -q '^  GpuTier: .*Default: "true"' build/template-gpu-tier-on.yaml || { echo "the GPU tier was not turned on in the scanned copy"; exit 1; }
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f build/template-gpu-tier-on.yaml
+	@# and the shared file tier on (VpcConfig, FileSystemConfigs, its security group)
+	sed '/^  ModelFileSystem:/,/Default:/ s/Default: none/Default: efs/' template.yaml > build/template-efs-on.yaml
+	@grep -A3 '^  ModelFileSystem:' build/template-efs-on.yaml | grep -q 'Default: efs' || { echo "the file tier was not turned on in the scanned copy"; exit 1; }
+	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f build/template-efs-on.yaml
 	$(SCAN_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f functions/inference/Dockerfile
 	@# bandit also logs a line for every multi-line statement a `# nosec` sits in; those are noise.
 	$(SCAN_VENV)/bin/bandit --quiet -c pyproject.toml \
