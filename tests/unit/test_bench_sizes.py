@@ -61,6 +61,10 @@ def test_phase_table_takes_each_phases_median_and_sums_the_fetchs_verification()
     table = sizes.phase_table([report(100, [10, 20], 5), report(300, [40, 50], 7), report(200, [1, 2], 100)])
     assert table["phases_ms"] == {"fetch_artifact": 200, "await_verification": 7}
     assert table["fetch_verify_ms"] == 30  # the median of 30, 90, 3
+    # a phase that occurs twice in one init counts once, as its sum
+    twice = report(100, [10], 5)
+    twice["trace"]["phases"].append({"name": "await_verification", "duration_ms": 3})
+    assert sizes.phase_table([twice])["phases_ms"]["await_verification"] == 8
 
 
 def test_same_output_compares_the_first_values_of_the_first_embedding() -> None:
