@@ -137,7 +137,7 @@ def publish(artifact_dir: Path, destination: str, *, endpoint_url: str | None = 
                        progress=progress)
                 report["uploaded"].append(key)
             layout = CompressedLayout(key=key, size=size, sha256=digest, frames=tuple(Frame(*row) for row in rows))
-            published_files.append(FileEntry(entry.path, entry.size, entry.sha256, layout))
+            published_files.append(FileEntry(entry.path, entry.size, entry.sha256, layout, entry.blake3))
     published = Manifest(name=manifest.name, version=manifest.version, format=manifest.format,
                          files=tuple(published_files), model=manifest.model, source=manifest.source,
                          init=manifest.init)

@@ -17,9 +17,11 @@ from inference_runtime.artifact import (
     Task,
     TokenizerSpec,
     atomic_write_bytes,
+    blake3_file,
     content_version,
     describe_files,
     read_manifest,
+    sha256_file,
     verify_artifact,
     verify_file,
     write_manifest,
@@ -71,13 +73,33 @@ def test_truncated_and_missing_files_are_detected(tmp_path: Path) -> None:
         verify_artifact(tmp_path)
 
 
-def test_manifest_whose_hash_does_not_match_refuses_to_load(tmp_path: Path) -> None:
+@pytest.mark.parametrize("digest", ["blake3", "sha256"])
+def test_manifest_whose_hash_does_not_match_refuses_to_load(tmp_path: Path, digest: str) -> None:
+    # GIVEN a manifest whose file digest (BLAKE3, or sha256 in a manifest built before it had
+    # BLAKE3 digests) does not match the file
     make_artifact(tmp_path)
     data = json.loads((tmp_path / "manifest.json").read_text())
-    data["files"][0]["sha256"] = "0" * 64
+    if digest == "sha256":
+        del data["files"][0]["blake3"]
+    data["files"][0][digest] = "0" * 64
     (tmp_path / "manifest.json").write_text(json.dumps(data))
-    with pytest.raises(IntegrityError):
+    # THEN verifying it refuses, naming the algorithm
+    with pytest.raises(IntegrityError, match=f"{digest} [0-9a-f]{{64}} does not match the manifest's 0{{64}}"):
         verify_artifact(tmp_path)
+
+
+def test_every_file_has_both_digests_and_blake3_is_the_one_verified(tmp_path: Path) -> None:
+    # GIVEN an artifact as the build writes it
+    manifest = make_artifact(tmp_path)
+    entry = manifest.file("weights.bin")
+    assert entry.sha256 == sha256_file(tmp_path / "weights.bin")
+    assert entry.blake3 == blake3_file(tmp_path / "weights.bin")
+    # WHEN a file changes THEN the BLAKE3 check finds it
+    corrupted = bytearray((tmp_path / "weights.bin").read_bytes())
+    corrupted[-1] ^= 1
+    (tmp_path / "weights.bin").write_bytes(bytes(corrupted))
+    with pytest.raises(IntegrityError, match="blake3"):
+        verify_file(tmp_path / "weights.bin", size=entry.size, sha256=entry.sha256, blake3=entry.blake3)
 
 
 @pytest.mark.parametrize("path", ["../etc/passwd", "/etc/passwd", "a/../../b", ""])

@@ -45,7 +45,7 @@ def test_corrupt_weights_are_never_served(artifact_copy: Path) -> None:
     for result in (predict, health, warm):
         assert result["statusCode"] == 503
         assert body(result)["error"]["code"] == "model_not_ready"
-    assert "sha256" in body(predict)["error"]["message"]
+    assert "blake3" in body(predict)["error"]["message"]  # the digest the runtime verifies (artifact/files.py)
     assert "model.onnx.data" in body(predict)["error"]["message"]
 
 
@@ -57,9 +57,9 @@ def test_weights_hashed_beside_the_session_gate_everything_after_it(artifact_cop
     service.start()
     phases = [p.name for p in service.trace.phases]
     # THEN the session that was created from them is dropped before anything runs on it:
-    # no warm-up, no task, the load failed on the weights' sha256
+    # no warm-up, no task, the load failed on the weights' digest
     assert "create_session" in phases and "warmup" not in phases
-    assert not service.ready and "model.onnx.data" in (service.error or "") and "sha256" in (service.error or "")
+    assert not service.ready and "model.onnx.data" in (service.error or "") and "blake3" in (service.error or "")
 
 
 def test_a_graph_that_fails_its_hash_is_never_opened(artifact_copy: Path) -> None:

@@ -5,7 +5,7 @@ the runtime needs to trust what it loads.
 """
 
 from .errors import ArtifactError, IntegrityError, ManifestError
-from .files import atomic_write_bytes, sha256_file, verify_file
+from .files import FileDigest, atomic_write_bytes, blake3_file, sha256_file, verify_file
 from .manifest import (
     MANIFEST_FILENAME,
     CompressedLayout,
@@ -42,6 +42,8 @@ __all__ = [
     "manifest_bytes",
     "parse_manifest",
     "read_manifest",
+    "FileDigest",
+    "blake3_file",
     "sha256_file",
     "verify_artifact",
     "verify_file",

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ManifestError
-from .files import atomic_write_bytes, sha256_file, verify_file
+from .files import atomic_write_bytes, blake3_file, sha256_file, verify_file
 from .spec import ModelSpec, Task
 
 MANIFEST_FILENAME = "manifest.json"
@@ -30,9 +30,9 @@ MANIFEST_FILENAME = "manifest.json"
 SCHEMA_VERSION = 2
 
 
-def _check_sha256(value: object, label: str) -> None:
+def _check_sha256(value: object, label: str, algorithm: str = "sha256") -> None:
     if not (isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)):
-        raise ManifestError(f"{label}: sha256 must be 64 lowercase hex digits")
+        raise ManifestError(f"{label}: {algorithm} must be 64 lowercase hex digits")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ class FileEntry:
     size: int
     sha256: str
     compressed: CompressedLayout | None = None
+    #: the file's BLAKE3, what the runtime verifies it with (files.py says why); None: sha256
+    blake3: str | None = None
 
     def __post_init__(self) -> None:
         pure = PurePosixPath(self.path)
@@ -89,6 +91,8 @@ class FileEntry:
         if not isinstance(self.size, int) or self.size < 0:
             raise ManifestError(f"{self.path}: size must be a non-negative integer, got {self.size!r}")
         _check_sha256(self.sha256, self.path)
+        if self.blake3 is not None:
+            _check_sha256(self.blake3, self.path, "blake3")
         if self.compressed is not None and sum(f.raw_size for f in self.compressed.frames) != self.size:
             raise ManifestError(f"{self.path}: the frames do not add up to the file's {self.size} bytes")
 
@@ -199,7 +203,8 @@ class Manifest:
         try:
             files = tuple(
                 FileEntry(f["path"], f["size"], f["sha256"],
-                          CompressedLayout.from_dict(f["compressed"], f["path"]) if f.get("compressed") else None)
+                          CompressedLayout.from_dict(f["compressed"], f["path"]) if f.get("compressed") else None,
+                          f.get("blake3"))
                 for f in data["files"])
             return cls(
                 name=data["name"],
@@ -216,6 +221,8 @@ class Manifest:
 
 def _entry_dict(entry: FileEntry) -> dict[str, Any]:
     record: dict[str, Any] = {"path": entry.path, "size": entry.size, "sha256": entry.sha256}
+    if entry.blake3 is not None:
+        record["blake3"] = entry.blake3
     if entry.compressed is not None:
         record["compressed"] = entry.compressed.to_dict()
     return record
@@ -238,7 +245,8 @@ def describe_files(root: str | os.PathLike[str], paths: list[str]) -> tuple[File
     """Hash the named files under ``root`` into manifest entries."""
     root = Path(root)
     return tuple(
-        FileEntry(path=p, size=(root / p).stat().st_size, sha256=sha256_file(root / p)) for p in paths
+        FileEntry(path=p, size=(root / p).stat().st_size, sha256=sha256_file(root / p), blake3=blake3_file(root / p))
+        for p in paths
     )
 
 
@@ -274,5 +282,5 @@ def verify_artifact(root: str | os.PathLike[str], manifest: Manifest | None = No
     """Check every file the manifest lists; return the manifest when all match."""
     manifest = manifest or read_manifest(root)
     for entry in manifest.files:
-        verify_file(Path(root) / entry.path, size=entry.size, sha256=entry.sha256)
+        verify_file(Path(root) / entry.path, size=entry.size, sha256=entry.sha256, blake3=entry.blake3)
     return manifest

@@ -85,7 +85,7 @@ class ModelCache:
             stats.tier = self.memory.name
         elif self.source.local_dir is not None:
             path = self.source.local_dir / entry.path
-            verify_file(path, size=entry.size, sha256=entry.sha256)
+            verify_file(path, size=entry.size, sha256=entry.sha256, blake3=entry.blake3)
             stats.tier, stats.verify_ms = self.source.name, (time.perf_counter() - started) * 1000
         else:
             # An invariant of the constructor: a source that fetches always has a disk tier.
@@ -121,7 +121,7 @@ class ModelCache:
         """Hash a file ``locate_in_place`` gave out; IntegrityError unless it matches the manifest."""
         started = time.perf_counter()
         path = self.source.local_dir / entry.path  # type: ignore[operator]  # locate_in_place checked it
-        verify_file(path, size=entry.size, sha256=entry.sha256)
+        verify_file(path, size=entry.size, sha256=entry.sha256, blake3=entry.blake3)
         stats.verify_ms = stats.wall_ms = (time.perf_counter() - started) * 1000
         self.memory.put(entry, path)
         return path

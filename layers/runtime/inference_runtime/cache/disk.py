@@ -84,7 +84,7 @@ class DiskTier(Tier):
         if not path.is_file():
             return None
         try:
-            verify_file(path, size=entry.size, sha256=entry.sha256)
+            verify_file(path, size=entry.size, sha256=entry.sha256, blake3=entry.blake3)
             os.utime(path)  # most recently used
         except FileNotFoundError:
             return None  # never cached, or another process evicted it: a miss

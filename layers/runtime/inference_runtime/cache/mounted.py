@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from ..artifact import MANIFEST_FILENAME, IntegrityError, ManifestError, parse_manifest
+from ..artifact import MANIFEST_FILENAME, FileDigest, IntegrityError, ManifestError, parse_manifest
 from .base import Source
 from .errors import FetchError
 
@@ -91,7 +91,7 @@ class MountedSource(Source):
         source = self.root / entry.path
         started = time.perf_counter()
         stats.tier, stats.bytes = self.name, entry.size
-        hasher = hashlib.sha256()
+        hasher = FileDigest(sha256=entry.sha256, blake3=entry.blake3)
         copied = 0
         buffer = bytearray(self.chunk_bytes)
         view = memoryview(buffer)
@@ -117,11 +117,12 @@ class MountedSource(Source):
         except OSError as exc:
             Path(into).unlink(missing_ok=True)
             raise FetchError(f"could not copy {source} into {into}: {exc}") from exc
-        if copied != entry.size or hasher.hexdigest() != entry.sha256:
+        if copied != entry.size or not hasher.matches():
             # Never kept: the disk tier renames only what returns from here.
             Path(into).unlink(missing_ok=True)
-            raise IntegrityError(f"{source} read as {copied} bytes with sha256 {hasher.hexdigest()}, but the "
-                                 f"manifest lists {entry.size} bytes with sha256 {entry.sha256}: the file on the "
+            raise IntegrityError(f"{source} read as {copied} bytes with {hasher.algorithm} {hasher.hexdigest()}, "
+                                 f"but the manifest lists {entry.size} bytes with {hasher.algorithm} "
+                                 f"{hasher.expected}: the file on the "
                                  "shared file system was changed or is being rewritten; copy the artifact again "
                                  "(a new version goes in a new directory, never over a served one)")
         stats.wall_ms = (time.perf_counter() - started) * 1000

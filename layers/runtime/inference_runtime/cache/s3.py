@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..artifact import IntegrityError, Manifest, ManifestError, parse_manifest
+from ..artifact import FileDigest, IntegrityError, Manifest, ManifestError, parse_manifest
 from .base import Source
 from .errors import FetchError
 from .stats import FetchStats
@@ -119,7 +119,7 @@ class S3Source(Source):
         frames = layout.frames
         stats.tier, stats.bytes, stats.compressed_bytes = self.name, entry.size, layout.size
         stats.frames, stats.frames_resumed = len(frames), len(done)
-        hasher = hashlib.sha256()
+        hasher = FileDigest(sha256=entry.sha256, blake3=entry.blake3)
         fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             os.ftruncate(fd, entry.size)
@@ -132,10 +132,10 @@ class S3Source(Source):
         finally:
             os.close(fd)
         started_verify = time.perf_counter()
-        if hasher.hexdigest() != entry.sha256:
+        if not hasher.matches():
             partial.unlink(missing_ok=True)
             progress_path.unlink(missing_ok=True)
-            raise IntegrityError(f"{entry.path}: the assembled file does not match the manifest's sha256 "
+            raise IntegrityError(f"{entry.path}: the assembled file does not match the manifest's {hasher.algorithm} "
                                  "although every frame did; the manifest is inconsistent, republish the model")
         stats.verify_ms += (time.perf_counter() - started_verify) * 1000
         progress_path.unlink(missing_ok=True)
