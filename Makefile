@@ -94,7 +94,7 @@ $(STAMPS)/scan-venv: tools/requirements-scan.txt tools/requirements-scan.lock
 
 setup: $(STAMPS)/venv $(STAMPS)/runtime-venv $(STAMPS)/sam-venv ## create .venv (build, tests), .venv-runtime (the functions), .venv-sam (SAM CLI)
 
-$(ARTIFACT_DIR)/manifest.json: $(STAMPS)/venv tools/build_artifact.py $(wildcard tools/export/*.py)
+$(ARTIFACT_DIR)/manifest.json: $(STAMPS)/venv tools/build_artifact.py $(wildcard tools/export/*.py) $(wildcard layers/runtime/inference_runtime/artifact/*.py)
 	$(PY) -m tools.build_artifact --out $(ARTIFACT_DIR)
 
 # `make artifact` alone builds the default model into $(ARTIFACT_DIR) (what demo, serve and test

@@ -135,7 +135,7 @@ class RuntimeConfig:
     model_retry_seconds: int = 5
     warmup_batch_sizes: tuple[int, ...] = (2,)
     warmup_sequence_lengths: tuple[int, ...] = (16,)
-    warmup_iterations: int = 2
+    warmup_iterations: int = 1
     metrics_namespace: str = "FastInference"
     #: off, or shared: the environment's model server runs the graph (inference_runtime.modelserver)
     model_server: str = "off"
@@ -188,7 +188,7 @@ class RuntimeConfig:
             warmup_sequence_lengths=resolve_int_list(WARMUP_SEQUENCE_LENGTHS,
                                                      explicit.get("warmup_sequence_lengths"), (16,),
                                                      minimum=2, maximum=256, environ=env),
-            warmup_iterations=num(WARMUP_ITERATIONS, "warmup_iterations", 2, 0, 100),
+            warmup_iterations=num(WARMUP_ITERATIONS, "warmup_iterations", 1, 0, 100),
             metrics_namespace=str(resolve(METRICS_NAMESPACE, explicit.get("metrics_namespace"),
                                           "FastInference", env)),
             model_server=resolve_choice(MODEL_SERVER, explicit.get("model_server"), "off", MODEL_SERVER_MODES, env),
