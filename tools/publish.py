@@ -30,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import blake3
+
 from inference_runtime.artifact import (
     CompressedLayout,
     FileEntry,
@@ -45,7 +47,7 @@ MIB = 1 << 20
 
 
 def compress_frames(source: Path, target: Path, *, frame_bytes: int, level: int,
-                    workers: int) -> tuple[int, str, list[tuple[int, int, str, int, int]]]:
+                    workers: int) -> tuple[int, str, list[tuple[int, int, str, int, int, str]]]:
     """Write ``source`` as independent zstd frames to ``target``; return size, sha256, frame rows."""
     import zstandard
 
@@ -66,7 +68,9 @@ def compress_frames(source: Path, target: Path, *, frame_bytes: int, level: int,
         for (raw_offset, raw_size), frame in zip(spans, pool.map(compress, spans), strict=True):
             out.write(frame)
             digest.update(frame)
-            rows.append((offset, len(frame), hashlib.sha256(frame).hexdigest(), raw_offset, raw_size))
+            # sha256 and BLAKE3 of the compressed frame: the runtime checks the BLAKE3 (artifact/files.py)
+            rows.append((offset, len(frame), hashlib.sha256(frame).hexdigest(), raw_offset, raw_size,
+                         blake3.blake3(frame).hexdigest()))
             offset += len(frame)
     return offset, digest.hexdigest(), rows
 

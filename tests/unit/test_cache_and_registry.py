@@ -246,7 +246,7 @@ def test_a_frame_bad_twice_is_a_clear_error_and_no_more_gets(tmp_path: Path) -> 
     entry, _, body = published(tmp_path)
     fake = FakeS3(body, bad={second_frame(entry): 99})
     cache = ModelCache(source=FakeClientS3Source(fake), disk=DiskTier(tmp_path / "cache", max_bytes=10**6))
-    with pytest.raises(IntegrityError, match=r"frame 1 of f.bin failed its sha256 twice.*republish the model"):
+    with pytest.raises(IntegrityError, match=r"frame 1 of f.bin failed its hash twice.*republish the model"):
         cache.get(entry)
     assert fake.gets[second_frame(entry)] == 2
     assert not (tmp_path / "cache" / entry.sha256).exists()         # nothing unverified under the final name

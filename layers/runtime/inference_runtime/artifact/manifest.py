@@ -44,6 +44,7 @@ class Frame:
     sha256: str          # of the compressed bytes
     raw_offset: int      # in the original file
     raw_size: int
+    blake3: str | None = None  # of the compressed bytes: what the runtime checks when present
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class CompressedLayout:
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "size": self.size, "sha256": self.sha256,
-                "frames": [[f.offset, f.size, f.sha256, f.raw_offset, f.raw_size] for f in self.frames]}
+                "frames": [[f.offset, f.size, f.sha256, f.raw_offset, f.raw_size, *([f.blake3] if f.blake3 else [])]
+                           for f in self.frames]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: str) -> CompressedLayout:
@@ -65,6 +67,8 @@ class CompressedLayout:
         _check_sha256(data["sha256"], f"{path} (compressed)")
         for frame in frames:
             _check_sha256(frame.sha256, f"{path} frame at {frame.offset}")
+            if frame.blake3 is not None:
+                _check_sha256(frame.blake3, f"{path} frame at {frame.offset}", "blake3")
         return cls(key=data["key"], size=int(data["size"]), sha256=data["sha256"], frames=frames)
 
 

@@ -208,7 +208,7 @@ class S3Source(Source):
                         # object itself is bad: refetching it again would only read the same bytes.
                         if index in refetched:
                             raise IntegrityError(
-                                f"frame {index} of {entry.path} failed its sha256 twice (fetched, then fetched "
+                                f"frame {index} of {entry.path} failed its hash twice (fetched, then fetched "
                                 f"again): the object s3://{self.bucket}/{entry.compressed.key} is corrupt; "
                                 "republish the model")
                         refetched.add(index)
@@ -235,7 +235,9 @@ class S3Source(Source):
         import zstandard
 
         t0 = time.perf_counter()
-        if hashlib.sha256(body).hexdigest() != frame.sha256:
+        digest = FileDigest(sha256=frame.sha256, blake3=frame.blake3)
+        digest.update(body)
+        if not digest.matches():
             return False, {"verify_ms": (time.perf_counter() - t0) * 1000}, b""
         t1 = time.perf_counter()
         raw = zstandard.ZstdDecompressor().decompress(body, max_output_size=frame.raw_size)
