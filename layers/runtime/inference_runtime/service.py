@@ -34,7 +34,6 @@ from .backends import BackendError
 from .config import RuntimeConfig
 from .lifecycle import PhaseTrace, init_type, instance_id
 from .loading import ModelLoader, ModelNotReadyError
-from .log import logger
 from .tasks.errors import UnknownPromptError
 
 if TYPE_CHECKING:
@@ -106,6 +105,8 @@ class InferenceService:
         if self._thread is None:
             return
         self._thread.join()
+        from .log import logger  # imported by then: app.py imports the HTTP layer during the session's creation
+
         logger.info("init complete", extra={
             "event": "init", "instance": instance_id(), "init_type": init_type(),
             "tier": self.config.tier, "ready": self.ready, "error": self._error,
@@ -146,6 +147,8 @@ class InferenceService:
             except (ArtifactError, BackendError, ConfigError, OSError, ImportError) as exc:
                 # Keep the reason, never the model: nothing unverified is ever served.
                 self._error = f"{type(exc).__name__}: {exc}"
+                from .log import logger
+
                 logger.error("model load failed", extra={"event": "model_load_failed", "error": self._error,
                                                          "artifact_dir": str(self.config.artifact_dir)})
                 raise ModelNotReadyError(self._unavailable_message()) from exc

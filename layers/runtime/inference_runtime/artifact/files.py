@@ -18,7 +18,6 @@ system), fsync it, then ``os.replace`` it into place.
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 from pathlib import Path
@@ -33,6 +32,8 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     The file is mapped and hashed in one call: no copy out of the page cache, and
     hashlib releases the GIL for the whole file, so other threads run meanwhile.
     """
+    import hashlib  # OpenSSL's init (~2.5 ms) off the cold path: the runtime checks BLAKE3 where it can
+
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size == 0:
@@ -65,6 +66,8 @@ class FileDigest:
 
             self.algorithm, self.expected, self._hasher = "blake3", blake3, _blake3.blake3()
         else:
+            import hashlib
+
             self.algorithm, self.expected, self._hasher = "sha256", sha256, hashlib.sha256()
 
     def update(self, data: bytes | memoryview) -> None:

@@ -14,7 +14,6 @@ with the fix (rebuild it: make artifact) rather than read through aliases.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -256,6 +255,8 @@ def describe_files(root: str | os.PathLike[str], paths: list[str]) -> tuple[File
 
 def content_version(files: tuple[FileEntry, ...]) -> str:
     """A version derived from the files' hashes: the same bytes always get the same version."""
+    import hashlib
+
     digest = hashlib.sha256()
     for entry in sorted(files, key=lambda e: e.path):
         digest.update(f"{entry.path}\0{entry.sha256}\n".encode())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,8 @@ class BundledSource(Source):
         root = self.local_dir
         assert root is not None  # nosec B101 (set in __init__)
         if expected_sha256 is not None:
+            import hashlib
+
             actual = hashlib.sha256((root / MANIFEST_FILENAME).read_bytes()).hexdigest()
             if actual != expected_sha256:
                 raise IntegrityError(f"{root / MANIFEST_FILENAME} has sha256 {actual}, but the model registry "

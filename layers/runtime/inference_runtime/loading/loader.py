@@ -46,8 +46,6 @@ from ..backends.base import DeviceChoice
 from ..cache import FetchStats, ModelCache, cache_for
 from ..lifecycle.phases import InitPhase
 from ..registry import resolve_model
-from ..tasks import task_for
-from .warmup import run_warmup
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -135,6 +133,11 @@ class ModelLoader:
             # Whatever happened above, the fetch thread has ended before the load returns or raises.
             with trace.phase(InitPhase.AWAIT_VERIFICATION):
                 fetch.result()  # IntegrityError when the weights did not match: the session is dropped
+        # Imported here rather than at the top: nothing before the session needs them, and
+        # imports before it are on the cold start's path (the caller's during it are not).
+        from ..tasks import task_for
+        from .warmup import run_warmup
+
         backend = backend_type.from_parts(manifest, session, tokenizer)
         task = task_for(manifest, backend)  # ManifestError when the task's fields are wrong
         # Ready means warmed: /health turns 200 only after this.
