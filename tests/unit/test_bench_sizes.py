@@ -114,7 +114,7 @@ def test_the_table_flags_a_size_over_its_floor_target_and_says_what_was_left_out
     small_bundled = next(line for line in text.splitlines() if line.startswith("| small | 90 | bundled"))
     assert "(over 1.2)" not in small_bundled  # 1.05
     assert "floor GETs 300 MiB/s" in text
-    assert "await_verification 150 ms = 15.0% of the floor" in text
+    assert "await_verification (hashing left when the session was ready) 150 ms = 15.0% of the floor" in text
     assert "small: fastembed's embedding matches the template's" in text
     assert "(over 1.2)" not in sizes.markdown(_results(1.1)).split("| big | 2200 | bundled")[1].splitlines()[0]
 
