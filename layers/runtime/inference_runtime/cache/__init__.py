@@ -84,9 +84,7 @@ class ModelCache:
         if path is not None:
             stats.tier = self.memory.name
         elif self.source.local_dir is not None:
-            path = self.source.local_dir / entry.path
-            verify_file(path, size=entry.size, sha256=entry.sha256, blake3=entry.blake3)
-            stats.tier, stats.verify_ms = self.source.name, (time.perf_counter() - started) * 1000
+            path = self.verify_in_place(entry, stats)
         else:
             # An invariant of the constructor: a source that fetches always has a disk tier.
             assert self.disk is not None  # nosec B101
@@ -118,10 +116,12 @@ class ModelCache:
         return self.source.local_dir / entry.path
 
     def verify_in_place(self, entry: FileEntry, stats: FetchStats) -> Path:
-        """Hash a file ``locate_in_place`` gave out; IntegrityError unless it matches the manifest."""
+        """Hash a file the source holds in place (``get``'s, or one ``locate_in_place`` gave out);
+        IntegrityError unless it matches the manifest."""
         started = time.perf_counter()
-        path = self.source.local_dir / entry.path  # type: ignore[operator]  # locate_in_place checked it
+        path = self.source.local_dir / entry.path  # type: ignore[operator]  # only for a source with files in place
         verify_file(path, size=entry.size, sha256=entry.sha256, blake3=entry.blake3)
+        stats.path, stats.bytes, stats.tier = entry.path, entry.size, self.source.name
         stats.verify_ms = stats.wall_ms = (time.perf_counter() - started) * 1000
         self.memory.put(entry, path)
         return path
