@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from inference_runtime.config import RuntimeConfig
-from tests.cfn import Evaluator, Stack, parameter_values, source_template, translate
+from tests.cfn import Evaluator, Stack, deployed, parameter_values, source_template, translate
 from tests.unit.test_template_translated import published_version
 
 TYPED = {"VpcId", "SubnetIds"}
@@ -21,11 +21,6 @@ TYPED = {"VpcId", "SubnetIds"}
 def source() -> dict[str, Any]:
     return source_template()
 
-
-def deployed(source: dict[str, Any], **overrides: str) -> tuple[dict[str, Any], Evaluator]:
-    params = parameter_values(source, **overrides)
-    template = translate(params)
-    return template, Evaluator(template, params)
 
 
 def active(template: dict[str, Any], evaluate: Evaluator, kind: str) -> dict[str, dict[str, Any]]:

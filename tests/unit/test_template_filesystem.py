@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cfn import Evaluator, parameter_values, source_template, translate
+from tests.cfn import Evaluator, deployed, parameter_values, source_template
 
 ACCESS_POINT = "arn:aws:elasticfilesystem:us-east-1:123456789012:access-point/fsap-0123456789abcdef0"
 EFS = {"ModelFileSystem": "efs", "ModelFileSystemAccessPointArn": ACCESS_POINT,
@@ -22,11 +22,6 @@ CPU_FUNCTIONS = ("StandardFunction", "PremiumFunction")
 def source() -> dict[str, Any]:
     return source_template()
 
-
-def deployed(source: dict[str, Any], **overrides: str) -> tuple[dict[str, Any], Evaluator]:
-    params = parameter_values(source, **overrides)
-    template = translate(params)
-    return template, Evaluator(template, params)
 
 
 def function(template: dict[str, Any], evaluate: Evaluator, name: str) -> dict[str, Any]:
