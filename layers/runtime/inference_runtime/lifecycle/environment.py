@@ -15,7 +15,13 @@ import threading
 from lambda_shared.env import AWS_LAMBDA_INITIALIZATION_TYPE
 
 _lock = threading.Lock()
-_instance_id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] (without uuid's import)
+
+
+def _new_id() -> str:
+    return os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] (without uuid's import)
+
+
+_instance_id = _new_id()
 _cold = True
 
 
@@ -43,6 +49,6 @@ def new_instance() -> str:
     """Give this environment a fresh identity (after a SnapStart restore): new id, cold again."""
     global _instance_id, _cold
     with _lock:
-        _instance_id = os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] (without uuid's import)
+        _instance_id = _new_id()
         _cold = True
         return _instance_id
