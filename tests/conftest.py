@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,18 @@ def prompted_artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_models import prompted_artifact
 
     return prompted_artifact(tmp_path_factory.mktemp("prompted-shared"))
+
+
+@pytest.fixture(scope="session")
+def prompted_service(prompted_artifact_dir: Path) -> Any:
+    """An InferenceService loaded (and warmed) from ``prompted_artifact_dir``, once per session. Read-only."""
+    from inference_runtime.config import RuntimeConfig
+    from inference_runtime.service import InferenceService
+
+    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=prompted_artifact_dir))
+    service.start()
+    assert service.ready, service.error
+    return service
 
 
 @pytest.fixture(scope="session")

@@ -24,11 +24,8 @@ TEXTS = ["hello world", "the quick brown fox jumps over the lazy dog"]
 
 
 @pytest.fixture(scope="module")
-def prompted(prompted_artifact_dir: Path) -> InferenceService:
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=prompted_artifact_dir))
-    service.start()
-    assert service.ready, service.error
-    return service
+def prompted(prompted_service: InferenceService) -> InferenceService:
+    return prompted_service
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import pytest
 
 from inference_runtime.api.model import Limits
 from inference_runtime.api.routes import build_handler, handler_for
-from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
 from lambda_shared.events import alb_request_event
@@ -32,11 +31,8 @@ LONG = " ".join(["word"] * (MAX_POSITIONS * 2))  # past the tiny model's maximum
 
 
 @pytest.fixture(scope="module")
-def prompted(prompted_artifact_dir: Path) -> InferenceService:
-    service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=prompted_artifact_dir))
-    service.start()
-    assert service.ready, service.error
-    return service
+def prompted(prompted_service: InferenceService) -> InferenceService:
+    return prompted_service
 
 
 @pytest.fixture
