@@ -15,10 +15,14 @@ os.environ.setdefault("CUDA_MODULE_LOADING", "LAZY")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # First, before the handler's own imports: numpy, onnxruntime and tokenizers start
-# importing on a thread (most of init's imports; the loader finds them done or under way).
-from inference_runtime.backends.early import start_backend_import  # noqa: E402
+# importing on a thread (most of init's imports; the loader finds them done or under way),
+# and for a bundled model the thread then creates the ONNX Runtime session, which the
+# loader adopts. Our imports wait until that creation is under way: imports hold the GIL,
+# creating a session does not (backends/early.py).
+from inference_runtime.backends import early  # noqa: E402
 
-start_backend_import()
+early.start()
+early.wait_until_under_way()
 
 from inference_runtime.lifecycle import InitPhase, PhaseTrace  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The handler's early import: the libraries the loader will import, started first, nothing else."""
+"""The handler's early work: the libraries the loader will import, started first, and only lean modules of ours."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ def imported_by(code: str, **env: str) -> list[str]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-EARLY = "from inference_runtime.backends.early import start_backend_import\nstart_backend_import().join()"
+EARLY = "from inference_runtime.backends import early\nearly.start().join()"
 
 
 @pytest.mark.parametrize(("mode", "backend"), [("off", "onnx.OnnxBackend"), ("shared", "remote.RemoteBackend")])
@@ -39,11 +40,24 @@ def test_nothing_is_imported_early_when_the_model_loads_on_demand() -> None:
     assert imported_by(EARLY, PRELOAD_MODEL="false") == []
 
 
-def test_the_early_import_reads_no_model_and_imports_none_of_the_handlers_modules() -> None:
-    # The point of it: the libraries start before the runtime's own modules load.
-    script = (f"{EARLY}\nprint(__import__('json').dumps(sorted(m for m in sys.modules "
-              "if m.startswith('inference_runtime.') and m != 'inference_runtime.backends.early' "
-              "and not m.startswith('inference_runtime.backends'))))")
-    result = subprocess.run([sys.executable, "-c", "import sys\n" + script], env={**os.environ, "PYTHONPATH": PATH},
-                            capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+#: The runtime's modules the early work may import: none that defines the runtime's types
+#: (the manifest's, the configuration's, the service's): importing those is what it goes before.
+LEAN = ["inference_runtime.artifact", "inference_runtime.artifact.errors", "inference_runtime.artifact.files",
+        "inference_runtime.backends", "inference_runtime.backends.cuda", "inference_runtime.backends.early",
+        "inference_runtime.backends.errors", "inference_runtime.backends.ort_session", "inference_runtime.defaults"]
+
+
+def test_the_early_work_imports_only_lean_modules_of_the_runtime(tiny_artifact_dir: Path, tmp_path: Path) -> None:
+    # GIVEN the default configuration and a bundled model: an early session is opened too
+    registry = tmp_path / "models.json"
+    registry.write_text(json.dumps({"models": {"tiny": {"source": "bundled"}}}))
+    env = {"MODEL_ARTIFACT_DIR": str(tiny_artifact_dir), "MODEL_REGISTRY": str(registry), "MODEL_NAME": "tiny"}
+    # WHEN the early work is done
+    script = (f"{EARLY}\nprint(__import__('json').dumps([early._early.session is not None, sorted(m for m in "
+              "sys.modules if m.startswith('inference_runtime.'))]))")
+    result = subprocess.run([sys.executable, "-c", "import sys\n" + script],
+                            env={**os.environ, "PYTHONPATH": PATH, **env}, capture_output=True, text=True, check=True)
+    opened, imported = json.loads(result.stdout.strip().splitlines()[-1])
+    # THEN the session is open and no module of ours beyond the lean ones was imported for it
+    assert opened
+    assert set(imported) <= set(LEAN), sorted(set(imported) - set(LEAN))

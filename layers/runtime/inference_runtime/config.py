@@ -19,7 +19,6 @@ from pathlib import Path
 
 from lambda_shared.env import (
     AWS_LAMBDA_MAX_CONCURRENCY,
-    LAMBDA_TASK_ROOT,
     LATENCY_TIER,
     MAX_BATCH_TOKENS,
     MAX_BATCH_WAIT_MS,
@@ -59,6 +58,8 @@ from lambda_shared.settings import (
 )
 from lambda_shared.tiers import DEFAULT_TIER
 
+from .defaults import DEFAULT_MODEL_NAME, default_artifact_dir, default_registry
+
 # Lambda's only writable directory. Nothing there is trusted: every cached file is written
 # under a temporary name, renamed when verified, and verified again before reuse.
 DEFAULT_CACHE_DIR = "/tmp/model-cache"  # nosec B108
@@ -91,27 +92,12 @@ def resolve_prepacking(explicit: bool | None = None, *, workers: int = 1,
     return resolve_bool(ORT_PREPACKING, None, True, env)
 
 
-def _default_registry(environ: Mapping[str, str]) -> str:
-    task_root = environ.get(LAMBDA_TASK_ROOT)
-    if task_root:
-        return str(Path(task_root) / "models.json")
-    return str(Path(__file__).resolve().parents[3] / "functions" / "inference" / "models.json")
-
-
-def _default_artifact_dir(environ: Mapping[str, str]) -> str:
-    # In the image the artifact sits beside the code; from a checkout, where make builds it.
-    task_root = environ.get(LAMBDA_TASK_ROOT)
-    if task_root:
-        return str(Path(task_root) / "model")
-    return str(Path(__file__).resolve().parents[3] / "build" / "artifacts" / "all-MiniLM-L6-v2")
-
-
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Configuration of one inference execution environment."""
 
     artifact_dir: Path
-    model_name: str = "all-MiniLM-L6-v2"
+    model_name: str = DEFAULT_MODEL_NAME
     model_registry: Path = Path("models.json")
     cache_dir: Path = Path(DEFAULT_CACHE_DIR)
     cache_max_mb: int = 0
@@ -156,10 +142,10 @@ class RuntimeConfig:
         workers = num(AWS_LAMBDA_MAX_CONCURRENCY, "worker_processes", 1, 1, 4096)
         return cls(
             artifact_dir=Path(str(resolve(MODEL_ARTIFACT_DIR, explicit.get("artifact_dir"),
-                                          _default_artifact_dir(env), env))),
-            model_name=str(resolve(MODEL_NAME, explicit.get("model_name"), "all-MiniLM-L6-v2", env)),
+                                          default_artifact_dir(env), env))),
+            model_name=str(resolve(MODEL_NAME, explicit.get("model_name"), DEFAULT_MODEL_NAME, env)),
             model_registry=Path(str(resolve(MODEL_REGISTRY, explicit.get("model_registry"),
-                                            _default_registry(env), env))),
+                                            default_registry(env), env))),
             cache_dir=Path(str(resolve(MODEL_CACHE_DIR, explicit.get("cache_dir"), DEFAULT_CACHE_DIR, env))),
             # 0: 90% of what the file system under MODEL_CACHE_DIR can hold (EphemeralStorageSize in Lambda).
             cache_max_mb=num(MODEL_CACHE_MAX_MB, "cache_max_mb", 0, 0, 10_240),

@@ -25,31 +25,41 @@ from typing import Any
 
 from .errors import IntegrityError
 
+#: the manifest's file name in an artifact directory (here, not in manifest.py, so that a
+#: reader may find it without importing the manifest's types: backends/early.py)
+MANIFEST_FILENAME = "manifest.json"
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Return the hex sha256 of a file.
 
-    The file is mapped and hashed in one call: no copy out of the page cache, and
-    hashlib releases the GIL for the whole file, so other threads run meanwhile.
-    """
-    import hashlib  # OpenSSL's init (~2.5 ms) off the cold path: the runtime checks BLAKE3 where it can
+#: How much of a file is mapped at once while it is hashed. The hash never copies the bytes
+#: out of the page cache, but mapped pages count in the process's resident memory: mapped
+#: whole, 87 MB of weights hashed while ONNX Runtime maps and packs the same file put the
+#: peak RSS of a cold start 60 MB up (measured: 182 MB against 121).
+_HASH_WINDOW = 16 * 1024 * 1024
 
+
+def _hash_file(path: str | os.PathLike[str], hasher: Any) -> str:
+    """Feed a file to ``hasher`` window by window (mapped: no copy); both hashes release the GIL meanwhile."""
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            return hashlib.sha256(b"").hexdigest()
-        with mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ) as mapped:
-            return hashlib.sha256(mapped).hexdigest()
+        for offset in range(0, size, _HASH_WINDOW):
+            with mmap.mmap(handle.fileno(), min(_HASH_WINDOW, size - offset), offset=offset,
+                           access=mmap.ACCESS_READ) as window:
+                hasher.update(window)
+    return str(hasher.hexdigest())
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex sha256 of a file."""
+    import hashlib  # OpenSSL's init (~2.5 ms) off the cold path: the runtime checks BLAKE3 where it can
+
+    return _hash_file(path, hashlib.sha256())
 
 
 def blake3_file(path: str | os.PathLike[str]) -> str:
-    """Return the hex BLAKE3 of a file: mapped, hashed on this thread with the GIL released."""
+    """Return the hex BLAKE3 of a file."""
     import blake3  # the runtime's and the build's dependency; imported when a file is hashed
 
-    hasher = blake3.blake3()
-    if os.path.getsize(path):
-        hasher.update_mmap(path)
-    return hasher.hexdigest()
+    return _hash_file(path, blake3.blake3())
 
 
 class FileDigest:

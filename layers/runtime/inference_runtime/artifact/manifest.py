@@ -21,10 +21,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ManifestError
-from .files import atomic_write_bytes, blake3_file, sha256_file, verify_file
+from .files import MANIFEST_FILENAME, atomic_write_bytes, blake3_file, sha256_file, verify_file
 from .spec import ModelSpec, Task
 
-MANIFEST_FILENAME = "manifest.json"
 #: 2: ``model`` is a ModelSpec (task, graph, tokenizer sections). 1 had a loose dict.
 SCHEMA_VERSION = 2
 
