@@ -52,6 +52,11 @@ class SeaweedS3:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def data_dir(self) -> Path:
+        """Where the server keeps what it stores (its volumes)."""
+        return self._dir
+
     def client(self, **config: Any) -> Any:
         import boto3
         from botocore.config import Config
