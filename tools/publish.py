@@ -58,7 +58,12 @@ def compress_frames(source: Path, target: Path, *, frame_bytes: int, level: int,
         with open(source, "rb") as handle:
             handle.seek(span[0])
             data = handle.read(span[1])
-        return zstandard.ZstdCompressor(level=level, write_content_size=True).compress(data)
+        frame = zstandard.ZstdCompressor(level=level, write_content_size=True).compress(data)
+        # The runtime verifies each frame's compressed bytes and trusts what they decode to
+        # (cache/s3.py): so every frame must decode to exactly the bytes it was made from.
+        if zstandard.ZstdDecompressor().decompress(frame, max_output_size=len(data)) != data:
+            raise RuntimeError(f"{source}: the zstd frame at byte {span[0]} does not decode to its bytes")
+        return frame
 
     digest = hashlib.sha256()
     rows = []

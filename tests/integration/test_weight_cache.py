@@ -158,6 +158,25 @@ def test_an_interrupted_download_resumes_at_a_frame_boundary(published: dict[str
     assert not partial.exists() and not Path(f"{partial}{PROGRESS_SUFFIX}").exists()
 
 
+def test_resumed_bytes_that_changed_in_tmp_are_caught_by_the_whole_file_hash(published: dict[str, Any],
+                                                                            artifact_dir: Path, tmp_path: Path) -> None:
+    # GIVEN an interrupted fetch's partial file whose resumed frames lost one bit in /tmp (frames
+    # fetched now are verified one by one; resumed ones were written by another process)
+    manifest, cache = remote_cache(published["entry"], tmp_path, parallelism=2)
+    weights = manifest.file("model.onnx.data")
+    frames = weights.compressed.frames
+    original = bytearray((artifact_dir / weights.path).read_bytes())
+    partial = disk_of(cache).partial_path(weights)
+    cut = frames[6].raw_offset
+    original[cut // 2] ^= 0x01
+    partial.write_bytes(bytes(original[:cut]) + bytes(len(original) - cut))
+    Path(f"{partial}{PROGRESS_SUFFIX}").write_text("".join(f"{i}\n" for i in range(6)))
+    # WHEN the next environment fetches the file THEN the whole file is hashed and refused, and nothing is kept
+    with pytest.raises(IntegrityError, match="does not match the manifest's"):
+        cache.get(weights, FetchStats())
+    assert not partial.exists() and not disk_of(cache).path_for(weights).exists()
+
+
 def test_a_cache_too_small_says_what_to_raise(published: dict[str, Any], tmp_path: Path) -> None:
     remote = S3Source(published["entry"]["source"])
     manifest = remote.read_manifest(published["entry"]["manifest_sha256"])

@@ -178,3 +178,17 @@ def test_atomic_write_failure_leaves_no_temporary(tmp_path: Path) -> None:
     # THEN what was there is untouched and no temporary file is left behind
     assert (target / "keep").read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+@pytest.mark.parametrize("raw_offsets", [(0, 8, 8), (0, 16, 8)], ids=["overlap", "out of order"])
+def test_compressed_frames_must_tile_the_file(raw_offsets: tuple[int, ...]) -> None:
+    # GIVEN frames of 8 bytes each that add up to the file's 24 but do not lie end to end
+    # (a fetch trusts what verified frames decode to: they must cover every byte once, in order)
+    from inference_runtime.artifact import CompressedLayout, Frame
+
+    frames = tuple(Frame(offset=i * 4, size=4, sha256="0" * 64, raw_offset=raw, raw_size=8)
+                   for i, raw in enumerate(raw_offsets))
+    layout = CompressedLayout(key="k", size=12, sha256="0" * 64, frames=frames)
+    # WHEN the entry is made THEN it is refused, naming the frame
+    with pytest.raises(ManifestError, match="frame [12] starts at byte"):
+        FileEntry("weights.bin", 24, "0" * 64, layout)

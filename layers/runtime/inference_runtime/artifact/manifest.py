@@ -95,8 +95,17 @@ class FileEntry:
         _check_sha256(self.sha256, self.path)
         if self.blake3 is not None:
             _check_sha256(self.blake3, self.path, "blake3")
-        if self.compressed is not None and sum(f.raw_size for f in self.compressed.frames) != self.size:
-            raise ManifestError(f"{self.path}: the frames do not add up to the file's {self.size} bytes")
+        if self.compressed is not None:
+            # The frames tile the file: each starts where the one before ended, and they end at its size.
+            # What a fetch writes is then exactly what the verified frames decode to (cache/s3.py).
+            end = 0
+            for index, frame in enumerate(self.compressed.frames):
+                if frame.raw_offset != end:
+                    raise ManifestError(f"{self.path}: frame {index} starts at byte {frame.raw_offset}, not {end}, "
+                                        "where the frame before it ended; republish the model")
+                end += frame.raw_size
+            if end != self.size:
+                raise ManifestError(f"{self.path}: the frames do not add up to the file's {self.size} bytes")
 
 
 @dataclass(frozen=True)
