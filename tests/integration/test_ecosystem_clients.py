@@ -297,4 +297,4 @@ def test_the_openai_sdk_sees_server_timing_on_a_cold_and_a_warm_request(artifact
     # with the phases of a real init (the weights fetched and verified, the session created)
     assert list(warm) == ["tokenize", "infer", "serialize"] and warm["infer"] > 0 and warm["tokenize"] > 0
     assert list(cold)[:4] == ["tokenize", "infer", "serialize", "init"] and cold["init"] > 0
-    assert {"init-fetch_artifact", "init-create_session", "init-warmup"} <= set(cold)
+    assert {"init-fetch_artifact", "init-create_session", "init-load_tokenizer"} <= set(cold)

@@ -14,9 +14,10 @@ from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import InitPhase, PhaseTrace, consume_cold_start, instance_id, new_instance
 from inference_runtime.lifecycle.metrics import ColdStartMetrics
 from inference_runtime.lifecycle.snapstart import after_restore, before_snapshot, on_restore, register_hooks
-from inference_runtime.loading.warmup import synthetic_batch
+from inference_runtime.loading.warmup import iterations_for, synthetic_batch
 from inference_runtime.service import InferenceService
 from lambda_shared import emf
+from lambda_shared.settings import ConfigError
 from tests.helpers import body, load_event
 from tests.tiny_models import tiny_artifact
 
@@ -151,7 +152,9 @@ def test_synthetic_inputs_have_exactly_the_asked_length(service: InferenceServic
     assert service.load().count_tokens(text) == length
 
 
-def test_health_is_ready_only_after_warmup(artifact_dir: Path) -> None:
+def test_health_is_ready_only_after_warmup(artifact_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an init off the request path, where warm-up runs by default (iterations_for)
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
     service = InferenceService(RuntimeConfig.from_env({}, artifact_dir=artifact_dir, preload_model=False))
     handler = build_handler(service)
     assert handler(load_event("health.json"), None)["statusCode"] == 503
@@ -231,3 +234,25 @@ def test_trace_records_phases_on_one_clock() -> None:
     assert a.start_ms > 0 and b.start_ms >= a.start_ms + a.duration_ms
     assert trace.to_dict()["phases"][0]["attributes"] == {"bytes": 3}
     assert trace.total_ms() == pytest.approx(b.start_ms + b.duration_ms)
+
+
+@pytest.mark.parametrize(("initialization_type", "device", "workers", "expected"), [
+    ("on-demand", "cpu", 1, 0),                  # init right before the first request: no warm-up
+    ("on-demand", "cuda", 1, 1),                 # a GPU's first run costs far more than a run
+    ("provisioned-concurrency", "cpu", 1, 1),    # init before any request waits
+    ("snap-start", "cpu", 1, 1),                 # before the snapshot
+    ("on-demand", "cpu", 8, 1),                  # Managed Instances' worker processes
+])
+def test_warmup_auto_runs_where_init_is_off_the_request_path(initialization_type: str, device: str, workers: int,
+                                                              expected: int) -> None:
+    assert iterations_for(None, device=device, initialization_type=initialization_type,
+                          worker_processes=workers) == expected
+    assert iterations_for(3, device=device, initialization_type=initialization_type, worker_processes=workers) == 3
+
+
+def test_warmup_iterations_is_auto_unless_set() -> None:
+    assert RuntimeConfig.from_env({}).warmup_iterations is None
+    assert RuntimeConfig.from_env({"WARMUP_ITERATIONS": "auto"}).warmup_iterations is None
+    assert RuntimeConfig.from_env({"WARMUP_ITERATIONS": "0"}).warmup_iterations == 0
+    with pytest.raises(ConfigError, match="WARMUP_ITERATIONS"):
+        RuntimeConfig.from_env({"WARMUP_ITERATIONS": "many"})

@@ -92,6 +92,13 @@ def resolve_prepacking(explicit: bool | None = None, *, workers: int = 1,
     return resolve_bool(ORT_PREPACKING, None, True, env)
 
 
+def resolve_warmup_iterations(explicit: int | None, environ: Mapping[str, str]) -> int | None:
+    """WARMUP_ITERATIONS: runs per warm-up shape (0..100), or auto (the default): None."""
+    if explicit is None and str(environ.get(WARMUP_ITERATIONS, "")).strip().lower() in ("", "auto"):
+        return None
+    return resolve_int(WARMUP_ITERATIONS, explicit, 1, minimum=0, maximum=100, environ=environ)
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Configuration of one inference execution environment."""
@@ -121,7 +128,8 @@ class RuntimeConfig:
     model_retry_seconds: int = 5
     warmup_batch_sizes: tuple[int, ...] = (2,)
     warmup_sequence_lengths: tuple[int, ...] = (16,)
-    warmup_iterations: int = 1
+    #: runs per warm-up shape; None: auto (loading/warmup.py iterations_for)
+    warmup_iterations: int | None = None
     metrics_namespace: str = "FastInference"
     #: off, or shared: the environment's model server runs the graph (inference_runtime.modelserver)
     model_server: str = "off"
@@ -174,7 +182,7 @@ class RuntimeConfig:
             warmup_sequence_lengths=resolve_int_list(WARMUP_SEQUENCE_LENGTHS,
                                                      explicit.get("warmup_sequence_lengths"), (16,),
                                                      minimum=2, maximum=256, environ=env),
-            warmup_iterations=num(WARMUP_ITERATIONS, "warmup_iterations", 1, 0, 100),
+            warmup_iterations=resolve_warmup_iterations(explicit.get("warmup_iterations"), env),  # type: ignore[arg-type]
             metrics_namespace=str(resolve(METRICS_NAMESPACE, explicit.get("metrics_namespace"),
                                           "FastInference", env)),
             model_server=resolve_choice(MODEL_SERVER, explicit.get("model_server"), "off", MODEL_SERVER_MODES, env),

@@ -135,15 +135,18 @@ class ModelLoader:
                 fetch.result()  # IntegrityError when the weights did not match: the session is dropped
         # Imported here rather than at the top: nothing before the session needs them, and
         # imports before it are on the cold start's path (the caller's during it are not).
+        from ..lifecycle.environment import init_type
         from ..tasks import task_for
-        from .warmup import run_warmup
+        from .warmup import iterations_for, run_warmup
 
         backend = backend_type.from_parts(manifest, session, tokenizer)
         task = task_for(manifest, backend)  # ManifestError when the task's fields are wrong
-        # Ready means warmed: /health turns 200 only after this.
+        # Ready means warmed (where warm-up runs: iterations_for): /health turns 200 only after this.
+        iterations = iterations_for(self.config.warmup_iterations, device=device.name, initialization_type=init_type(),
+                                    worker_processes=self.config.worker_processes)
         warmup_results = run_warmup(
             backend, trace, batch_sizes=self.config.warmup_batch_sizes,
-            sequence_lengths=self.config.warmup_sequence_lengths, iterations=self.config.warmup_iterations,
+            sequence_lengths=self.config.warmup_sequence_lengths, iterations=iterations,
         )
         return LoadedModel(task, backend, warmup_results)
 

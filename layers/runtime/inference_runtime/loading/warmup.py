@@ -6,7 +6,9 @@ pays that during init, before the SnapStart snapshot or provisioned-concurrency
 readiness, and records, per shape, the first iteration and the stable time (median of
 the iterations after it), so the trace shows what warm-up bought.
 
-Configured with WARMUP_BATCH_SIZES, WARMUP_SEQUENCE_LENGTHS and WARMUP_ITERATIONS.
+Configured with WARMUP_BATCH_SIZES, WARMUP_SEQUENCE_LENGTHS and WARMUP_ITERATIONS. The
+last is ``auto`` by default (``iterations_for``): no warm-up where init runs right before
+the first request on the CPU (Lambda on demand), one run per shape everywhere else.
 
 It runs the backend's graph directly, whatever the task: a cross-encoder's graph takes
 the same [batch, sequence] inputs for a pair as for a single text, so single synthetic
@@ -27,6 +29,28 @@ if TYPE_CHECKING:
 # One WordPiece token each for the BERT vocabulary: with [CLS] and [SEP] around
 # n - 2 of them, a synthetic input is exactly n tokens long.
 _FILLER_WORD = "hello"
+
+
+#: AWS_LAMBDA_INITIALIZATION_TYPE of an init that the first request waits for (unset: the same, locally)
+ON_DEMAND = "on-demand"
+
+
+def iterations_for(configured: int | None, *, device: str, initialization_type: str, worker_processes: int) -> int:
+    """Warm-up runs per shape: WARMUP_ITERATIONS, or for ``auto`` (None) 0 or 1.
+
+    On demand, init runs right before the first request, which waits for both: a warm-up
+    there moves the session's first-run work out of that request and adds a run of its
+    own. On the CPU that is a loss at every size measured (2 cores, spawn to first answer,
+    page cache warm): all-MiniLM-L6-v2 15 ms slower with it (31 runs), XLM-R large (2.2 GB)
+    130 ms slower, its first request 5 ms faster (5 runs each). So ``auto`` skips it there.
+    It runs where init happens before any request waits (provisioned concurrency, the
+    SnapStart snapshot, worker processes of Managed Instances) and on a GPU, whose first
+    run (kernels loaded, cuDNN's choices) costs far more than a run.
+    """
+    if configured is not None:
+        return configured
+    on_the_request_path = initialization_type == ON_DEMAND and worker_processes == 1
+    return 0 if on_the_request_path and device == "cpu" else 1
 
 
 def synthetic_batch(batch_size: int, sequence_length: int) -> list[str]:

@@ -189,9 +189,11 @@ def server_config(config: RuntimeConfig) -> RuntimeConfig:
     One thread per run, and one batch loop per core (``batch_loops``) rather than one run over
     every core: ONNX Runtime's intra-op threads spin between runs, taking the CPU from the
     workers' tokenizing (measured on 2 cores: a lone request's p50 13.9 ms with 2 intra-op
-    threads against 12.6 ms with one and 12.7 ms in process).
+    threads against 12.6 ms with one and 12.7 ms in process). Warm-up runs unless set to 0: the
+    server starts for many workers' requests, none of which should pay the first run.
     """
-    return replace(config, model_server="off", intra_op_threads=1, prepacking=True)
+    warmup = 1 if config.warmup_iterations is None else config.warmup_iterations
+    return replace(config, model_server="off", intra_op_threads=1, prepacking=True, warmup_iterations=warmup)
 
 
 def batch_loops(providers: list[str]) -> int:
