@@ -77,8 +77,10 @@ class EarlyPlan(NamedTuple):
 class _Early:
     """This process's early work: the thread, and the session once opened."""
 
-    def __init__(self, plan: EarlyPlan | None) -> None:
-        self.plan = plan
+    def __init__(self) -> None:
+        self.plan: EarlyPlan | None = None
+        #: set once ``plan`` is worked out (by the caller of ``start``, while the libraries import)
+        self.planned = threading.Event()
         #: set once the session's creation has begun, or once there will be none
         self.under_way = threading.Event()
         self.session: Any = None
@@ -92,12 +94,17 @@ _early: _Early | None = None
 def start(environ: Mapping[str, str] | None = None) -> threading.Thread:
     """Start the imports, and the early session where ``plan`` finds one, on a daemon thread; returns it."""
     global _early
-    libraries = libraries_for(environ)
-    early = _early = _Early(plan(environ))
-    if early.plan is None:
-        early.under_way.set()
-    early.thread = threading.Thread(target=_run, args=(libraries, early), name="early-import", daemon=True)
+    early = _early = _Early()
+    early.thread = threading.Thread(target=_run, args=(libraries_for(environ), early), name="early-import",
+                                    daemon=True)
     early.thread.start()
+    # Worked out here while the thread imports (two small JSON files), not before starting it.
+    try:
+        early.plan = plan(environ)
+    finally:
+        early.planned.set()
+        if early.plan is None:
+            early.under_way.set()
     return early.thread
 
 
@@ -180,6 +187,7 @@ def _run(libraries: tuple[str, ...], early: _Early) -> None:
     try:
         for name in libraries:
             importlib.import_module(name)
+        early.planned.wait()
         if early.plan is not None:
             early.session = _open(early.plan, early.under_way)
     except Exception:  # nosec B110: the loader does the same work again and reports the failure with its reason
