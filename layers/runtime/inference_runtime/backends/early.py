@@ -58,6 +58,9 @@ from .ort_session import SessionKey, session_options
 #: RemoteBackend); tests/unit/test_early_import.py holds the two equal. Importing the
 #: backend modules here instead would bring the handler's own modules in before these.
 LIBRARIES = {"off": ("numpy", "onnxruntime", "tokenizers"), "shared": ("numpy", "tokenizers")}
+#: Imported first for a model in S3 (cache/s3.py's client): its download is then the longest
+#: step, and it can start once these are in; the libraries above import while it runs.
+S3_LIBRARIES = ("boto3", "botocore.config")
 #: the early session runs on the CPU only: choosing a GPU is the loader's (backends/cuda.py)
 CPU_PROVIDERS = ("CPUExecutionProvider",)
 
@@ -95,8 +98,10 @@ def start(environ: Mapping[str, str] | None = None) -> threading.Thread:
     """Start the imports, and the early session where ``plan`` finds one, on a daemon thread; returns it."""
     global _early
     early = _early = _Early()
-    early.thread = threading.Thread(target=_run, args=(libraries_for(environ), early), name="early-import",
-                                    daemon=True)
+    libraries = libraries_for(environ)
+    if libraries and (_registry_source(environ) or "").startswith("s3://"):
+        libraries = S3_LIBRARIES + libraries
+    early.thread = threading.Thread(target=_run, args=(libraries, early), name="early-import", daemon=True)
     early.thread.start()
     # Worked out here while the thread imports (two small JSON files), not before starting it.
     try:
@@ -161,10 +166,9 @@ def plan(environ: Mapping[str, str] | None = None) -> EarlyPlan | None:
                 ORT_EXECUTION_PROVIDER: ("", "auto", "cpu")}
     if any(env.get(name, "").strip().lower() not in allowed for name, allowed in defaults.items()):
         return None
+    if _registry_source(env) != "bundled":
+        return None
     try:
-        registry = json.loads(Path(env.get(MODEL_REGISTRY) or default_registry(env)).read_text())
-        if registry["models"][env.get(MODEL_NAME) or DEFAULT_MODEL_NAME]["source"] != "bundled":
-            return None
         from ..artifact.files import MANIFEST_FILENAME
 
         artifact_dir = Path(env.get(MODEL_ARTIFACT_DIR) or default_artifact_dir(env))
@@ -180,6 +184,16 @@ def plan(environ: Mapping[str, str] | None = None) -> EarlyPlan | None:
         provider = env.get(ORT_EXECUTION_PROVIDER, "").strip().lower() or "auto"
         return EarlyPlan(path, int(entry["size"]), str(entry["sha256"]), entry.get("blake3"), provider, key)
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
+
+
+def _registry_source(environ: Mapping[str, str] | None) -> str | None:
+    """Where the registry says MODEL_NAME lives ("bundled", s3://..., file://...); None if it cannot tell."""
+    env = os.environ if environ is None else environ
+    try:
+        registry = json.loads(Path(env.get(MODEL_REGISTRY) or default_registry(env)).read_text())
+        return str(registry["models"][env.get(MODEL_NAME) or DEFAULT_MODEL_NAME]["source"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
