@@ -36,3 +36,10 @@ def load_module(path: Path, name: str) -> ModuleType:
 def body(result: dict[str, Any]) -> dict[str, Any]:
     """The JSON body of an ALB response."""
     return json.loads(result["body"])
+
+
+def corrupt(path: Path, offset: int = 4096) -> None:
+    """Flip every bit of one byte of ``path`` (a file a test may damage: a copy)."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))

@@ -20,6 +20,7 @@ from inference_runtime.backends import early
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.service import InferenceService
 from lambda_shared.env import MODEL_ARTIFACT_DIR, MODEL_NAME, MODEL_REGISTRY
+from tests.helpers import corrupt
 
 TEXTS = ["the early session", "opened before the imports"]
 
@@ -55,12 +56,6 @@ def loaded(env: dict[str, str], **explicit: object) -> InferenceService:
 
 def session_phase(service: InferenceService) -> dict[str, object]:
     return next(p.attributes for p in service.trace.phases if p.name == "create_session")
-
-
-def corrupt(path: Path, offset: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def test_the_loader_adopts_the_early_session_and_it_answers_as_its_own_would(tiny_copy: Path) -> None:

@@ -13,7 +13,7 @@ from inference_runtime.api.routes import build_handler
 from inference_runtime.config import RuntimeConfig
 from inference_runtime.lifecycle import new_instance
 from inference_runtime.service import InferenceService
-from tests.helpers import REPO_ROOT, body, load_event
+from tests.helpers import REPO_ROOT, body, corrupt, load_event
 from tests.tiny_models import tiny_artifact
 
 
@@ -21,12 +21,6 @@ from tests.tiny_models import tiny_artifact
 def artifact_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model built by the real exporter, in place of the real one (unit tests stay small)."""
     return tiny_artifact(tmp_path_factory.mktemp("tiny"))
-
-
-def corrupt(path: Path, offset: int = 4096) -> None:
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def test_corrupt_weights_are_never_served(artifact_copy: Path) -> None:
