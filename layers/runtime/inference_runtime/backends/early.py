@@ -99,13 +99,14 @@ def start(environ: Mapping[str, str] | None = None) -> threading.Thread:
     global _early
     early = _early = _Early()
     libraries = libraries_for(environ)
-    if libraries and (_registry_source(environ) or "").startswith("s3://"):
+    source = _registry_source(environ)  # read once: for the libraries here, and for the plan
+    if libraries and (source or "").startswith("s3://"):
         libraries = S3_LIBRARIES + libraries
     early.thread = threading.Thread(target=_run, args=(libraries, early), name="early-import", daemon=True)
     early.thread.start()
-    # Worked out here while the thread imports (two small JSON files), not before starting it.
+    # Worked out here while the thread imports (the manifest, a small JSON file), not before starting it.
     try:
-        early.plan = plan(environ)
+        early.plan = plan(environ, source=source)
     finally:
         early.planned.set()
         if early.plan is None:
@@ -151,8 +152,10 @@ def libraries_for(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     return LIBRARIES.get(env.get(MODEL_SERVER, "").strip().lower() or "off", LIBRARIES["off"])
 
 
-def plan(environ: Mapping[str, str] | None = None) -> EarlyPlan | None:
+def plan(environ: Mapping[str, str] | None = None, *, source: str | None = None) -> EarlyPlan | None:
     """The early session for these settings: the bundled model in the default configuration, else None.
+
+    ``source``: where the registry says the model lives, if the caller has read it already.
 
     Reads ``models.json`` and the artifact's ``manifest.json`` directly (two small JSON
     files), not through the registry's and the manifest's types: importing those is the
@@ -166,7 +169,7 @@ def plan(environ: Mapping[str, str] | None = None) -> EarlyPlan | None:
                 ORT_EXECUTION_PROVIDER: ("", "auto", "cpu")}
     if any(env.get(name, "").strip().lower() not in allowed for name, allowed in defaults.items()):
         return None
-    if _registry_source(env) != "bundled":
+    if (source or _registry_source(env)) != "bundled":
         return None
     try:
         from ..artifact.files import MANIFEST_FILENAME
