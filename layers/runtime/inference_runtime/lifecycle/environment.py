@@ -40,9 +40,13 @@ def consume_cold_start() -> bool:
             _cold = False
 
 
+#: AWS_LAMBDA_INITIALIZATION_TYPE of an init the first request waits for (and when it is unset, locally)
+ON_DEMAND = "on-demand"
+
+
 def init_type() -> str:
     """How Lambda initialised this environment: on-demand, provisioned-concurrency or snap-start."""
-    return os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) or "on-demand"
+    return os.environ.get(AWS_LAMBDA_INITIALIZATION_TYPE) or ON_DEMAND
 
 
 def new_instance() -> str:

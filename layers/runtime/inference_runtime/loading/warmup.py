@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..lifecycle.environment import ON_DEMAND
 from ..lifecycle.phases import InitPhase
 
 if TYPE_CHECKING:
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 # One WordPiece token each for the BERT vocabulary: with [CLS] and [SEP] around
 # n - 2 of them, a synthetic input is exactly n tokens long.
 _FILLER_WORD = "hello"
-
-
-#: AWS_LAMBDA_INITIALIZATION_TYPE of an init that the first request waits for (unset: the same, locally)
-ON_DEMAND = "on-demand"
 
 
 def iterations_for(configured: int | None, *, device: str, initialization_type: str, worker_processes: int) -> int:
