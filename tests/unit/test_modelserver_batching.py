@@ -3,12 +3,26 @@ by length, and routing each output row back to its request."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import numpy as np
 import pytest
 
-from inference_runtime.modelserver.batching import BatchQueue, Request, batch_tokens, merge, select, split
+from inference_runtime.config import RuntimeConfig
+from inference_runtime.modelserver.batching import (
+    CPU_MAX_BATCH_TOKENS,
+    GPU_MAX_BATCH_TOKENS,
+    BatchQueue,
+    Request,
+    batch_tokens,
+    max_batch_tokens_for,
+    merge,
+    select,
+    split,
+)
+from lambda_shared.settings import ConfigError
 
 
 class FakeClock:
@@ -134,3 +148,51 @@ def test_queued_rows_are_shared_out_among_the_free_batch_loops() -> None:
     assert tags(batch) == ["a", "b"]
     batch, _ = queue.poll(idle_loops=1)
     assert tags(batch) == ["c", "d"]
+
+
+def test_the_loop_that_went_idle_last_takes_the_next_batch() -> None:
+    # GIVEN two batch loops waiting, "first" idle before "second" (as after two lone requests)
+    queue = BatchQueue(max_batch_tokens=10_000, max_wait_s=0.0)
+    taken: dict[str, list[Request]] = {}
+
+    def loop(name: str) -> None:
+        taken[name] = queue.take(timeout=5.0)
+
+    first = threading.Thread(target=loop, args=("first",))
+    first.start()
+    wait_until(lambda: queue.idle_loops == 1)
+    second = threading.Thread(target=loop, args=("second",))
+    second.start()
+    wait_until(lambda: queue.idle_loops == 2)
+    # WHEN a lone request arrives
+    queue.put(req(1, 32, "lone"))
+    second.join(timeout=5.0)
+    # THEN the loop idle the shortest time runs it (its thread's caches are the warm ones);
+    # the other keeps waiting, and leaves when the queue closes
+    assert tags(taken["second"]) == ["lone"]
+    assert first.is_alive() and "first" not in taken
+    queue.close()
+    first.join(timeout=5.0)
+    assert taken["first"] == []
+
+
+def wait_until(condition: Any, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the batch loops never went idle"
+        time.sleep(0.001)
+
+
+def test_max_batch_tokens_auto_is_small_on_the_cpu_and_large_on_a_gpu() -> None:
+    # GIVEN MAX_BATCH_TOKENS unset or auto: the server chooses by where its graph runs
+    assert RuntimeConfig.from_env({}).max_batch_tokens is None
+    assert RuntimeConfig.from_env({"MAX_BATCH_TOKENS": "auto"}).max_batch_tokens is None
+    # THEN a core gets batches of a few rows (its cost per row does not fall with the batch),
+    # a GPU TEI's large ones (its throughput does)
+    assert max_batch_tokens_for(None, ["CPUExecutionProvider"]) == CPU_MAX_BATCH_TOKENS == 512
+    assert max_batch_tokens_for(None, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == GPU_MAX_BATCH_TOKENS
+    # AND a number set wins anywhere; a word that is not auto is refused by name
+    assert RuntimeConfig.from_env({"MAX_BATCH_TOKENS": "4096"}).max_batch_tokens == 4096
+    assert max_batch_tokens_for(4096, ["CPUExecutionProvider"]) == 4096
+    with pytest.raises(ConfigError, match="MAX_BATCH_TOKENS"):
+        RuntimeConfig.from_env({"MAX_BATCH_TOKENS": "lots"})

@@ -92,11 +92,13 @@ def resolve_prepacking(explicit: bool | None = None, *, workers: int = 1,
     return resolve_bool(ORT_PREPACKING, None, True, env)
 
 
-def resolve_warmup_iterations(explicit: int | None, environ: Mapping[str, str]) -> int | None:
-    """WARMUP_ITERATIONS: runs per warm-up shape (0..100), or auto (the default): None."""
-    if explicit is None and str(environ.get(WARMUP_ITERATIONS, "")).strip().lower() in ("", "auto"):
+def resolve_int_or_auto(name: str, explicit: int | None, *, minimum: int, maximum: int,
+                        environ: Mapping[str, str]) -> int | None:
+    """A whole number in [minimum, maximum], or auto (the default, or unset): None, for the part
+    of the runtime that knows enough to choose (WARMUP_ITERATIONS, MAX_BATCH_TOKENS)."""
+    if explicit is None and str(environ.get(name, "")).strip().lower() in ("", "auto"):
         return None
-    return resolve_int(WARMUP_ITERATIONS, explicit, 1, minimum=0, maximum=100, environ=environ)
+    return resolve_int(name, explicit, minimum, minimum=minimum, maximum=maximum, environ=environ)
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,8 @@ class RuntimeConfig:
     metrics_namespace: str = "FastInference"
     #: off, or shared: the environment's model server runs the graph (inference_runtime.modelserver)
     model_server: str = "off"
-    #: the model server's batch bound, rows x longest row (TEI's default)
-    max_batch_tokens: int = 16_384
+    #: the model server's batch bound, rows x longest row; None: auto (modelserver/batching.py max_batch_tokens_for)
+    max_batch_tokens: int | None = None
     #: how long a batch's oldest request may wait for more (0: run whatever is queued when the model is free)
     max_batch_wait_ms: int = 0
     model_server_timeout_s: int = 30
@@ -182,11 +184,13 @@ class RuntimeConfig:
             warmup_sequence_lengths=resolve_int_list(WARMUP_SEQUENCE_LENGTHS,
                                                      explicit.get("warmup_sequence_lengths"), (16,),
                                                      minimum=2, maximum=256, environ=env),
-            warmup_iterations=resolve_warmup_iterations(explicit.get("warmup_iterations"), env),  # type: ignore[arg-type]
+            warmup_iterations=resolve_int_or_auto(WARMUP_ITERATIONS, explicit.get("warmup_iterations"),  # type: ignore[arg-type]
+                                                  minimum=0, maximum=100, environ=env),
             metrics_namespace=str(resolve(METRICS_NAMESPACE, explicit.get("metrics_namespace"),
                                           "FastInference", env)),
             model_server=resolve_choice(MODEL_SERVER, explicit.get("model_server"), "off", MODEL_SERVER_MODES, env),
-            max_batch_tokens=num(MAX_BATCH_TOKENS, "max_batch_tokens", 16_384, 1, 1_048_576),
+            max_batch_tokens=resolve_int_or_auto(MAX_BATCH_TOKENS, explicit.get("max_batch_tokens"),  # type: ignore[arg-type]
+                                                 minimum=1, maximum=1_048_576, environ=env),
             max_batch_wait_ms=num(MAX_BATCH_WAIT_MS, "max_batch_wait_ms", 0, 0, 10_000),
             model_server_timeout_s=num(MODEL_SERVER_TIMEOUT_S, "model_server_timeout_s", 30, 1, 900),
             # Managed Instances allow an init of up to 15 minutes; a server loading from S3 may take most of it.

@@ -224,11 +224,16 @@ def server_environment(config: RuntimeConfig) -> dict[str, str]:
         names.MODEL_ARTIFACT_DIR: str(config.artifact_dir), names.MODEL_NAME: config.model_name,
         names.MODEL_REGISTRY: str(config.model_registry), names.MODEL_CACHE_DIR: str(config.cache_dir),
         names.MODEL_CACHE_MAX_MB: str(config.cache_max_mb), names.ORT_EXECUTION_PROVIDER: config.execution_provider,
-        names.MAX_BATCH_TOKENS: str(config.max_batch_tokens), names.MAX_BATCH_WAIT_MS: str(config.max_batch_wait_ms),
-        names.WARMUP_ITERATIONS: "auto" if config.warmup_iterations is None else str(config.warmup_iterations),
+        names.MAX_BATCH_TOKENS: _or_auto(config.max_batch_tokens),
+        names.MAX_BATCH_WAIT_MS: str(config.max_batch_wait_ms),
+        names.WARMUP_ITERATIONS: _or_auto(config.warmup_iterations),
         names.WARMUP_BATCH_SIZES: ",".join(map(str, config.warmup_batch_sizes)),
         names.WARMUP_SEQUENCE_LENGTHS: ",".join(map(str, config.warmup_sequence_lengths)),
     }
+
+
+def _or_auto(setting: int | None) -> str:
+    return "auto" if setting is None else str(setting)
 
 
 def _has_fileno(stream: Any) -> bool:

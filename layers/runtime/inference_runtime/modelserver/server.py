@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..log import logger
-from .batching import BatchQueue, Request, merge, split
+from .batching import BatchQueue, Request, max_batch_tokens_for, merge, split
 from .endpoint import Endpoint
 from .errors import ProtocolError
 from .protocol import recv_frame, send_frame
@@ -222,13 +222,14 @@ def run_server(config: RuntimeConfig) -> int:
     backend: Any = loaded.backend
     # The ONNX backend's session, inputs and output (what it feeds the graph); the server runs
     # the graph on token ids the workers send, not on texts.
+    providers = list(backend._session.get_providers())
     server = ModelServer(session=backend._session, input_names=list(backend._input_names),
                          output_name=backend._output_name,
                          pad_token_id=backend.manifest.model.tokenizer.pad_token_id,
                          model=backend.manifest.name,
-                         queue=BatchQueue(max_batch_tokens=config.max_batch_tokens,
+                         queue=BatchQueue(max_batch_tokens=max_batch_tokens_for(config.max_batch_tokens, providers),
                                           max_wait_s=config.max_batch_wait_ms / 1000.0),
-                         endpoint=endpoint, providers=list(backend._session.get_providers()))
+                         endpoint=endpoint, providers=providers)
     server.listen()
 
     def on_term(signum: int, frame: Any) -> None:
@@ -237,7 +238,8 @@ def run_server(config: RuntimeConfig) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    endpoint.record("ready", model=server.model, init_ms=round(trace.total_ms(), 1), socket=str(endpoint.socket))
+    endpoint.record("ready", model=server.model, init_ms=round(trace.total_ms(), 1), socket=str(endpoint.socket),
+                    max_batch_tokens=server.queue.max_batch_tokens, batch_loops=batch_loops(providers))
     logger.info("model server ready", extra={"event": "model_server_ready", "socket": str(endpoint.socket),
                                              "trace": trace.to_dict()})
     server.serve()
