@@ -196,3 +196,29 @@ def test_max_batch_tokens_auto_is_small_on_the_cpu_and_large_on_a_gpu() -> None:
     assert max_batch_tokens_for(4096, ["CPUExecutionProvider"]) == 4096
     with pytest.raises(ConfigError, match="MAX_BATCH_TOKENS"):
         RuntimeConfig.from_env({"MAX_BATCH_TOKENS": "lots"})
+
+
+def test_a_request_run_where_it_arrived_holds_an_idle_loops_core_until_released() -> None:
+    # GIVEN one batch loop (a 1-core server), idle
+    queue = BatchQueue(max_batch_tokens=10_000, max_wait_s=0.0)
+    order: list[str] = []
+
+    def loop() -> None:
+        batch = queue.take(timeout=5.0)
+        order.append("taken " + ",".join(tags(batch)))
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    wait_until(lambda: queue.idle_loops == 1)
+    # WHEN a request finds nothing queued: the thread that read it may run it there (one claim per idle loop)
+    assert queue.claim()
+    assert not queue.claim()
+    # AND another arrives while that run holds the core
+    queue.put(req(1, 32, "next"))
+    time.sleep(0.05)  # room for a loop that ignored the claim to take it (a wrong order below)
+    assert len(queue) == 1 and not queue.claim()  # queued work is never overtaken by a claim
+    order.append("released")
+    queue.release()
+    thread.join(timeout=5.0)
+    # THEN the loop took the queued request only once the core was free again
+    assert order == ["released", "taken next"]

@@ -10,7 +10,9 @@ in-process worker would; it verifies nothing else itself.
 Its socket appears only once the model is warm (bound under a temporary name, then renamed),
 so a worker that connects gets a ready model or nothing. Connections are read by one thread
 each; batch loops (one per core on the CPU, one on a GPU) take the batches (``batching.BatchQueue``),
-run them, and route the rows back. It exits on SIGTERM, or when its socket or directory is removed
+run them, and route the rows back. A request that finds nothing queued and a loop idle is run by
+the thread that read it, on that loop's core (``BatchQueue.claim``): a lone request is never
+handed from thread to thread. It exits on SIGTERM, or when its socket or directory is removed
 (the local fleet deletes an environment's /tmp with it), answering what is queued with
 ``model_server_stopping``.
 """
@@ -138,8 +140,15 @@ class ModelServer:
                         send({"id": request_id, "ok": False, "code": "bad_request", "message": problem})
                         continue
                     mask = arrays["attention_mask"]
-                    self.queue.put(Request(rows=int(mask.shape[0]), length=int(mask.sum(axis=1).max(initial=0)),
-                                           feeds=arrays, reply=self._replier(send, request_id)))
+                    request = Request(rows=int(mask.shape[0]), length=int(mask.sum(axis=1).max(initial=0)),
+                                      feeds=arrays, reply=self._replier(send, request_id))
+                    if self.queue.claim():  # nothing queued, a core idle: run it here, no hand-off
+                        try:
+                            self._run_batch([request])
+                        finally:
+                            self.queue.release()
+                    else:
+                        self.queue.put(request)
                 else:
                     send({"id": request_id, "ok": False, "code": "bad_request", "message": f"unknown op {op!r}"})
 
@@ -163,23 +172,26 @@ class ModelServer:
         return reply
 
     def _batch_loop(self) -> None:
-        import numpy as np
-
         while not self.stopping.is_set():
             batch = self.queue.take()
-            if not batch:
-                continue
-            try:
-                feeds = merge(batch, self.input_names, self.pad_token_id)
-                output = self.session.run([self.output_name], feeds)[0]
-                output = np.ascontiguousarray(output, dtype=np.float32)
-            except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-                for request in batch:
-                    request.reply(None, exc)
-                continue
-            self.batches += 1
-            for request, rows in zip(batch, split(output, batch), strict=True):
-                request.reply(np.ascontiguousarray(rows), None)
+            if batch:
+                self._run_batch(batch)
+
+    def _run_batch(self, batch: list[Request]) -> None:
+        """Run one batch and answer each of its requests with its rows (or the error)."""
+        import numpy as np
+
+        try:
+            feeds = merge(batch, self.input_names, self.pad_token_id)
+            output = self.session.run([self.output_name], feeds)[0]
+            output = np.ascontiguousarray(output, dtype=np.float32)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+            for request in batch:
+                request.reply(None, exc)
+            return
+        self.batches += 1
+        for request, rows in zip(batch, split(output, batch), strict=True):
+            request.reply(np.ascontiguousarray(rows), None)
 
 
 def server_config(config: RuntimeConfig) -> RuntimeConfig:
