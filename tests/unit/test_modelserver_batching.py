@@ -222,3 +222,20 @@ def test_a_request_run_where_it_arrived_holds_an_idle_loops_core_until_released(
     thread.join(timeout=5.0)
     # THEN the loop took the queued request only once the core was free again
     assert order == ["released", "taken next"]
+
+
+def test_a_request_is_never_run_where_it_arrived_when_requests_wait_for_company() -> None:
+    # GIVEN an idle batch loop and MAX_BATCH_WAIT_MS set: a lone request is to wait for company
+    queue = BatchQueue(max_batch_tokens=10_000, max_wait_s=5.0)
+    thread = threading.Thread(target=lambda: queue.take(timeout=5.0))
+    thread.start()
+    wait_until(lambda: queue.idle_loops == 1)
+    # WHEN a request finds nothing queued
+    # THEN it may not skip the wait by running where it arrived: it goes to the queue
+    assert not queue.claim()
+    # (the same idle loop with no wait set lends its core: what is refused above is the wait's doing)
+    queue.max_wait_s = 0.0
+    assert queue.claim()
+    queue.release()
+    queue.close()
+    thread.join(timeout=5.0)
