@@ -189,7 +189,7 @@ def test_max_batch_tokens_auto_is_small_on_the_cpu_and_large_on_a_gpu() -> None:
     assert RuntimeConfig.from_env({"MAX_BATCH_TOKENS": "auto"}).max_batch_tokens is None
     # THEN a core gets batches of a few rows (its cost per row does not fall with the batch),
     # a GPU TEI's large ones (its throughput does)
-    assert max_batch_tokens_for(None, ["CPUExecutionProvider"]) == CPU_MAX_BATCH_TOKENS == 512
+    assert max_batch_tokens_for(None, ["CPUExecutionProvider"]) == CPU_MAX_BATCH_TOKENS == 256
     assert max_batch_tokens_for(None, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == GPU_MAX_BATCH_TOKENS
     # AND a number set wins anywhere; a word that is not auto is refused by name
     assert RuntimeConfig.from_env({"MAX_BATCH_TOKENS": "4096"}).max_batch_tokens == 4096
