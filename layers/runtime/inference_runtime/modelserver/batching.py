@@ -31,10 +31,10 @@ PADDED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: MAX_BATCH_TOKENS=auto on a GPU: TEI's default; a GPU's throughput grows with the batch
 GPU_MAX_BATCH_TOKENS = 16_384
 #: MAX_BATCH_TOKENS=auto on the CPU. A core's cost per row hardly falls with the batch and rises
-#: for long rows (all-MiniLM-L6-v2, one thread, ms per row at batch 1/2/8/16: 32 tokens 5.25, 4.91,
+#: for long rows (all-MiniLM-L6-v2, one Xeon thread, ms per row at batch 1/2/8/16: 32 tokens 5.25, 4.91,
 #: 4.51, 4.59; 256 tokens 43.8, 43.5, 49.0, 50.3), while a request that joins a batch waits for all
-#: of it. 256 keeps 8 short rows (as cheap per row as 16) or one long one. Measured on 2 cores
-#: (`make bench-lmi` points, alternating, two rounds): against 512, the same requests/s or more
+#: of it. 256 keeps 8 short rows (as cheap per row as 16) or one long one. Measured on 2 EPYC
+#: cores (`make bench-lmi` points, alternating, two rounds): against 512, the same requests/s or more
 #: everywhere, and p99 141-150 against 198-207 ms (MiniLM, 256 tokens, 4 workers), 1036-1053
 #: against 1434-1449 ms (mpnet, 256 tokens, 4 workers), 708-717 against 832-835 ms (mpnet, 32
 #: tokens, 16 workers); 512 had beaten TEI's 16384 the same way (p99 350 against 750 ms).
